@@ -1,0 +1,97 @@
+"""The composition root: builds the services the window and the CLI share, and shuts them down.
+
+``Services`` owns every long-lived object (settings, clock, event bus, trading calendar — and,
+as later parts land, the journal, the broker adapter, the coordinator and risk) and every
+background task. Tasks are created only through :meth:`Services.spawn`, which names them,
+keeps a strong reference, logs a task that dies, and cancels them all in :meth:`aclose`. It
+knows nothing of Qt: the window and the headless commands drive the same object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+from cockpit.bus import EventBus
+from cockpit.clock import Clock, SystemClock
+from cockpit.config import Settings
+from cockpit.domain.calendar import TradingCalendar
+from cockpit.domain.events import MarketClockChanged
+from cockpit.reference_data import load_calendar
+
+log = logging.getLogger(__name__)
+
+
+class Services:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        calendar: TradingCalendar | None = None,
+        bus: EventBus | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock: Clock = clock or SystemClock()
+        self.bus = bus or EventBus()
+        self.calendar = calendar if calendar is not None else load_calendar()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._closed = False
+
+    @property
+    def tasks(self) -> frozenset[asyncio.Task[Any]]:
+        return frozenset(self._tasks)
+
+    async def start(self) -> None:
+        """Start the background work. Later parts add recovery, broker and reconciliation."""
+        self.publish_market_clock()
+        self.spawn("market-clock", self._run_market_clock())
+
+    def spawn(self, name: str, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        if self._closed:
+            coro.close()
+            raise RuntimeError(f"cannot start task {name!r}: services are shut down")
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if task.cancelled():
+            return
+        error = task.exception()
+        if error is not None:
+            log.error(
+                "background task %s stopped: %s",
+                task.get_name(),
+                error,
+                exc_info=(type(error), error, error.__traceback__),
+            )
+
+    def publish_market_clock(self) -> MarketClockChanged:
+        now = self.clock.now()
+        event = MarketClockChanged(at=now, session=self.calendar.session_state(now))
+        self.bus.publish(event)
+        return event
+
+    async def _run_market_clock(self) -> None:
+        while True:
+            now = self.clock.now()
+            # Wake just after the next whole second so the displayed clock ticks evenly.
+            await asyncio.sleep(1.0 - now.microsecond / 1_000_000 + 0.005)
+            self.publish_market_clock()
+
+    async def aclose(self) -> None:
+        """Cancel every task and wait for it; later parts close clients and the journal here."""
+        self._closed = True
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        for task, result in zip(tasks, results, strict=True):
+            if isinstance(result, Exception):
+                log.error("task %s failed while stopping: %s", task.get_name(), result)
+        log.info("services stopped (%d tasks cancelled)", len(tasks))

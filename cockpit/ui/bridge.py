@@ -1,0 +1,36 @@
+"""The event→signal bridge: the one place where domain events become Qt signals.
+
+Services publish frozen domain events on the :class:`~cockpit.bus.EventBus`; this object
+subscribes once and re-emits each as a signal named for the fact. Widgets connect to these
+signals and never to the bus, the broker or the journal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, Signal
+
+from cockpit.bus import EventBus
+from cockpit.domain.events import ConnectionChanged, FundsChanged, MarketClockChanged
+
+
+class EventBridge(QObject):
+    marketClockChanged = Signal(object)
+    connectionChanged = Signal(object)
+    fundsChanged = Signal(object)
+
+    def __init__(self, bus: EventBus, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("eventBridge")
+        self._unsubscribe: list[Callable[[], None]] = [
+            bus.subscribe(MarketClockChanged, self.marketClockChanged.emit),
+            bus.subscribe(ConnectionChanged, self.connectionChanged.emit),
+            bus.subscribe(FundsChanged, self.fundsChanged.emit),
+        ]
+
+    def detach(self) -> None:
+        """Stop listening (at shutdown, before the widgets go away)."""
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe.clear()

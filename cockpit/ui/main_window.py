@@ -1,0 +1,250 @@
+"""The main window: seven docks, the View menu, the status bar and saved window state.
+
+The window owns no trading state. It shows what the services publish and forwards the
+trader's actions to them. A dock whose panel has not been built yet says in one line what
+it will show — never fake data. Geometry and dock layout are saved with QSettings in an INI
+file inside ``COCKPIT_HOME`` (so test runs and separate homes never share a layout).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings, Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QWidget,
+)
+
+from cockpit import __version__
+from cockpit.ui.log_dock import LogPanel, QtLogHandler
+from cockpit.ui.status_bar import CockpitStatusBar
+
+log = logging.getLogger(__name__)
+
+# Bump when the dock set or their default arrangement changes: an old saved state is then
+# ignored instead of restoring a layout that no longer fits.
+STATE_VERSION = 1
+
+Area = Qt.DockWidgetArea
+
+
+@dataclass(frozen=True, slots=True)
+class DockSpec:
+    object_name: str
+    title: str
+    area: Qt.DockWidgetArea
+    note: str  # what the dock will show, until its panel exists
+
+
+DOCKS: tuple[DockSpec, ...] = (
+    DockSpec(
+        "chainDock",
+        "Option chain",
+        Area.LeftDockWidgetArea,
+        "Option chain: live bid/ask, LTP, IV, delta and OI per strike for the chosen "
+        "underlying and expiry, once a broker is connected.",
+    ),
+    DockSpec(
+        "builderDock",
+        "Strategy builder",
+        Area.RightDockWidgetArea,
+        "Strategy builder: bull put, bear call and iron condor credit spreads with payoff, "
+        "POP, breakevens and margin, placed hedge-first.",
+    ),
+    DockSpec(
+        "shockDock",
+        "Margin shock",
+        Area.RightDockWidgetArea,
+        "Margin shock heatmap: portfolio P&L and margin under price × IV × spread shocks.",
+    ),
+    DockSpec(
+        "groupsDock",
+        "Order groups",
+        Area.BottomDockWidgetArea,
+        "Order groups: each multi-leg group, its legs and child orders, and where it is in "
+        "its lifecycle.",
+    ),
+    DockSpec(
+        "exposureDock",
+        "Exposure",
+        Area.BottomDockWidgetArea,
+        "Exposure: short quantity not covered by filled protection, per underlying, expiry "
+        "and right, with how long it has been open.",
+    ),
+    DockSpec(
+        "alertsDock",
+        "Risk alerts",
+        Area.BottomDockWidgetArea,
+        "Risk alerts: hedge breaches, rejected legs, exercise risk and reconciliation "
+        "differences, each to acknowledge.",
+    ),
+    DockSpec("logDock", "Log", Area.BottomDockWidgetArea, ""),
+)
+
+
+class MainWindow(QMainWindow):
+    """Emits ``closed`` once the trader has closed the window (state already saved)."""
+
+    closed = Signal()
+    shown = Signal()
+
+    def __init__(
+        self, settings_file: Path, log_handler: QtLogHandler, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("mainWindow")
+        self.setWindowTitle("Cockpit")
+        self.setAccessibleName("Cockpit main window")
+        self.setDockNestingEnabled(True)
+        self.setDockOptions(
+            QMainWindow.DockOption.AnimatedDocks
+            | QMainWindow.DockOption.AllowTabbedDocks
+            | QMainWindow.DockOption.AllowNestedDocks
+        )
+        self._state = QSettings(str(settings_file), QSettings.Format.IniFormat)
+        self._closing = False
+        self._shown_once = False
+
+        self.docks: dict[str, QDockWidget] = {}
+        self.log_panel = LogPanel(log_handler, self)
+        for spec in DOCKS:
+            content: QWidget = self.log_panel if spec.object_name == "logDock" else self._note(spec)
+            self.docks[spec.object_name] = self._add_dock(spec, content)
+        self._arrange_default()
+
+        self.status = CockpitStatusBar(self)
+        self.setStatusBar(self.status)
+        self._build_menus()
+        self.restore_state()
+
+    # --- construction -----------------------------------------------------------------
+
+    def _note(self, spec: DockSpec) -> QWidget:
+        label = QLabel(spec.note)
+        label.setObjectName(f"{spec.object_name}Note")
+        label.setWordWrap(True)
+        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        label.setMargin(16)
+        label.setEnabled(False)  # rendered in the palette's disabled (muted) colour
+        return label
+
+    def _add_dock(self, spec: DockSpec, content: QWidget) -> QDockWidget:
+        dock = QDockWidget(spec.title, self)
+        dock.setObjectName(spec.object_name)
+        dock.setAccessibleName(spec.title)
+        dock.setWidget(content)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetClosable
+            | QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+        )
+        return dock
+
+    def _arrange_default(self) -> None:
+        """Chain on the left, builder over shock on the right, the rest tabbed at the bottom."""
+        d = self.docks
+        for dock in d.values():
+            self.removeDockWidget(dock)
+        self.addDockWidget(Area.LeftDockWidgetArea, d["chainDock"])
+        self.addDockWidget(Area.RightDockWidgetArea, d["builderDock"])
+        self.splitDockWidget(d["chainDock"], d["builderDock"], Qt.Orientation.Horizontal)
+        self.splitDockWidget(d["builderDock"], d["shockDock"], Qt.Orientation.Vertical)
+        self.addDockWidget(Area.BottomDockWidgetArea, d["groupsDock"])
+        self.splitDockWidget(d["groupsDock"], d["alertsDock"], Qt.Orientation.Horizontal)
+        self.tabifyDockWidget(d["groupsDock"], d["exposureDock"])
+        self.tabifyDockWidget(d["exposureDock"], d["logDock"])
+        for dock in d.values():
+            dock.show()
+        d["groupsDock"].raise_()
+        self.resizeDocks([d["chainDock"], d["builderDock"]], [3, 2], Qt.Orientation.Horizontal)
+        self.resizeDocks([d["chainDock"], d["groupsDock"]], [3, 2], Qt.Orientation.Vertical)
+        self.resizeDocks([d["groupsDock"], d["alertsDock"]], [3, 2], Qt.Orientation.Horizontal)
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        bar.setObjectName("menuBar")
+        file_menu = bar.addMenu("&File")
+        file_menu.setObjectName("fileMenu")
+        quit_action = QAction("&Quit", self)
+        quit_action.setObjectName("quitAction")
+        # StandardKey.Quit can be empty on Linux offscreen: give an explicit fallback.
+        keys = QKeySequence.keyBindings(QKeySequence.StandardKey.Quit) or [QKeySequence("Ctrl+Q")]
+        quit_action.setShortcuts(keys)
+        quit_action.triggered.connect(self.close)
+        file_menu.addAction(quit_action)
+
+        self.view_menu = bar.addMenu("&View")
+        self.view_menu.setObjectName("viewMenu")
+        for spec in DOCKS:
+            action = self.docks[spec.object_name].toggleViewAction()
+            action.setObjectName(f"{spec.object_name}Toggle")
+            self.view_menu.addAction(action)
+        self.view_menu.addSeparator()
+        reset = QAction("&Reset layout", self)
+        reset.setObjectName("resetLayoutAction")
+        reset.triggered.connect(self.reset_layout)
+        self.view_menu.addAction(reset)
+
+        help_menu = bar.addMenu("&Help")
+        help_menu.setObjectName("helpMenu")
+        about = QAction("&About Cockpit", self)
+        about.setObjectName("aboutAction")
+        about.triggered.connect(self._show_about)
+        help_menu.addAction(about)
+
+    def _show_about(self) -> None:
+        box = QMessageBox(self)
+        box.setObjectName("aboutBox")
+        box.setWindowTitle("About Cockpit")
+        box.setText(
+            f"<b>Cockpit {__version__}</b><br>Multi-leg NSE options, hedge first: never a "
+            "naked short you did not choose."
+        )
+        box.open()
+
+    # --- state ---------------------------------------------------------------------------
+
+    def reset_layout(self) -> None:
+        for dock in self.docks.values():
+            dock.setFloating(False)
+        self._arrange_default()
+        log.info("window layout reset to default")
+
+    def restore_state(self) -> None:
+        geometry = self._state.value("window/geometry")
+        state = self._state.value("window/state")
+        restored = False
+        if isinstance(geometry, QByteArray):
+            restored = self.restoreGeometry(geometry)
+        if not restored:
+            self.resize(1366, 768)
+        if isinstance(state, QByteArray) and not self.restoreState(state, STATE_VERSION):
+            log.info("saved window layout is from another version; using the default layout")
+
+    def save_state(self) -> None:
+        self._state.setValue("window/geometry", self.saveGeometry())
+        self._state.setValue("window/state", self.saveState(STATE_VERSION))
+        self._state.sync()
+
+    # --- events --------------------------------------------------------------------------
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._shown_once:
+            self._shown_once = True
+            self.shown.emit()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if not self._closing:
+            self._closing = True
+            self.save_state()
+            self.log_panel.stop()
+            self.closed.emit()
+        event.accept()
