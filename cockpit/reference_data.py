@@ -17,6 +17,7 @@ from datetime import date
 from pathlib import Path
 
 from cockpit.domain.calendar import TradingCalendar
+from cockpit.domain.instruments import ContractSpecTable
 
 RESOURCES_ENV = "COCKPIT_RESOURCES"
 HOLIDAY_COLUMNS = ("date", "description", "segment", "source")
@@ -121,3 +122,20 @@ def _parse_segments(text: str, file: Path, line: int) -> frozenset[str]:
 def load_calendar(path: Path | None = None) -> TradingCalendar:
     """The F&O trading calendar from the holiday file."""
     return TradingCalendar(load_holidays(path, segment="FO"))
+
+
+def contract_specs_path() -> Path:
+    return resources_dir() / "nse" / "contract_specs.csv"
+
+
+def load_contract_specs(path: Path | None = None) -> ContractSpecTable:
+    """Dated lot sizes and freeze limits; a malformed file raises ReferenceDataError naming it."""
+    file = path or contract_specs_path()
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ReferenceDataError(f"{file}: cannot read contract specs: {exc.strerror}") from None
+    try:
+        return ContractSpecTable.from_csv(text)
+    except ValueError as exc:
+        raise ReferenceDataError(f"{file}: {exc}") from None

@@ -37,8 +37,16 @@ class Client:
 
 
 class TickerHub:
-    def __init__(self, known_token: Callable[[int], bool]) -> None:
+    """Ticker clients and what each subscribed to. ``quote_of`` answers the current quote of a
+    token: a client gets it at once when it subscribes or changes mode, then on each change."""
+
+    def __init__(
+        self,
+        known_token: Callable[[int], bool],
+        quote_of: Callable[[int], Quote | None] | None = None,
+    ) -> None:
         self._known = known_token
+        self._quote_of = quote_of
         self.clients: set[Client] = set()
 
     async def serve(self, request: web.Request, user: str) -> web.WebSocketResponse:
@@ -81,6 +89,7 @@ class TickerHub:
                 return
             for token in tokens:
                 client.modes.setdefault(token, Mode.QUOTE)
+            await self._snapshot(client, tokens)
         elif action == "unsubscribe":
             tokens = self._tokens(value)
             if tokens is None:
@@ -100,6 +109,7 @@ class TickerHub:
                 return
             for token in tokens:
                 client.modes[token] = mode
+            await self._snapshot(client, tokens)
         else:
             await self._error(client, f"unknown action {action!r}")
 
@@ -109,6 +119,17 @@ class TickerHub:
         ):
             return None
         return [t for t in value if self._known(t)]
+
+    async def _snapshot(self, client: Client, tokens: list[int]) -> None:
+        if self._quote_of is None or not tokens:
+            return
+        packets = []
+        for token in tokens:
+            quote = self._quote_of(token)
+            if quote is not None:
+                packets.append(encode_packet(quote, client.modes[token]))
+        for start in range(0, len(packets), 1000):
+            await self._send(client, encode_frame(packets[start : start + 1000]))
 
     async def _error(self, client: Client, text: str) -> None:
         await self._send(client, json.dumps({"type": "error", "data": text}))
