@@ -56,12 +56,30 @@ def _run_settings(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _configure_exchange(parser: argparse.ArgumentParser) -> None:
+    from cockpit.exchange import command
+
+    command.configure(parser)
+
+
+def _run_exchange(args: argparse.Namespace, settings: Settings) -> int:
+    from cockpit.exchange import command
+
+    return command.run(args, settings)
+
+
 SUBCOMMANDS: list[Subcommand] = [
     Subcommand(
         "settings",
         "check settings.toml and print the settings in effect",
         _configure_settings,
         _run_settings,
+    ),
+    Subcommand(
+        "exchange",
+        "run the paper exchange (a simulated NSE F&O market speaking Kite Connect v3)",
+        _configure_exchange,
+        _run_exchange,
     ),
 ]
 

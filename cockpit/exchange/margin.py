@@ -39,6 +39,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from cockpit import pricing
 from cockpit.clock import IST
 from cockpit.domain.market_data import Quote
 from cockpit.domain.money import Paise
@@ -190,18 +191,6 @@ class BasketMargin:
 # ---- Black-76 ---------------------------------------------------------------------------
 
 
-def _norm_cdf(x: FloatArray) -> FloatArray:
-    # Abramowitz & Stegun 26.2.17 (|error| < 7.5e-8): numpy has no erf and the exchange
-    # takes no scipy; a margin estimate needs nothing finer.
-    ax = np.abs(x)
-    t = 1.0 / (1.0 + 0.2316419 * ax)
-    poly = t * (
-        0.319381530 + t * (-0.356563782 + t * (1.781477937 + t * (-1.821255978 + t * 1.330274429)))
-    )
-    upper = 1.0 - np.exp(-0.5 * ax * ax) / math.sqrt(2 * math.pi) * poly
-    return np.where(x >= 0, upper, 1.0 - upper)
-
-
 def black76(
     forward: FloatArray,
     strike: FloatArray,
@@ -211,16 +200,17 @@ def black76(
     vol: FloatArray,
     is_call: npt.NDArray[np.bool_],
 ) -> FloatArray:
-    """Black-76 option prices, broadcast over any matching shapes (same units as inputs)."""
-    t = np.maximum(years, _MIN_T)
-    sigma = np.maximum(vol, _MIN_VOL)
-    sd = sigma * np.sqrt(t)
-    d1 = (np.log(forward / strike) + 0.5 * sd * sd) / sd
-    d2 = d1 - sd
-    discount = np.exp(-rate * t)
-    call = discount * (forward * _norm_cdf(d1) - strike * _norm_cdf(d2))
-    put = discount * (strike * _norm_cdf(-d2) - forward * _norm_cdf(-d1))
-    return np.where(is_call, call, put)
+    """Black-76 option prices (:func:`cockpit.pricing.price`) with the margin model's floors:
+    time at least ``_MIN_T`` years and volatility at least ``_MIN_VOL``, broadcast over any
+    matching shapes (same units as inputs)."""
+    return pricing.price(
+        forward,
+        strike,
+        np.maximum(years, _MIN_T),
+        rate=rate,
+        vol=np.maximum(vol, _MIN_VOL),
+        is_call=is_call,
+    )
 
 
 def market_now(market: PricingMarket) -> datetime:

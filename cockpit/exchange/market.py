@@ -69,6 +69,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from cockpit import pricing
 from cockpit.domain.calendar import IST, TradingCalendar
 from cockpit.domain.instruments import InstrumentType, UnknownInstrumentError
 from cockpit.domain.market_data import DepthLevel, Ohlc, Quote
@@ -89,7 +90,6 @@ DEPTH_LEVELS = 5
 
 _US = 1_000_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MIN_T = 1e-9
 _MIN_SMILE_T = 1.0 / 365
 _FORMAT = 1
 
@@ -142,42 +142,6 @@ def _from_us(us: int) -> datetime:
 
 def _ist_date(us: int) -> date:
     return _from_us(us).date()
-
-
-# ---- Black-76 ------------------------------------------------------------------------------
-
-
-def _norm_cdf(x: FloatArray) -> FloatArray:
-    # W. J. Cody's rational erfc would be finer; |error| < 1.5e-7 is far below a tick.
-    ax = np.abs(x) / math.sqrt(2.0)
-    t = 1.0 / (1.0 + 0.3275911 * ax)
-    poly = t * (
-        0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))
-    )
-    erfc = poly * np.exp(-ax * ax)
-    upper = 1.0 - 0.5 * erfc
-    return np.where(x >= 0, upper, 1.0 - upper)
-
-
-def _black76(
-    forward: FloatArray,
-    strike: FloatArray,
-    years: FloatArray,
-    *,
-    rate: float,
-    vol: FloatArray,
-    is_call: npt.NDArray[np.bool_],
-) -> FloatArray:
-    t = np.maximum(years, _MIN_T)
-    sd = np.maximum(vol, 1e-6) * np.sqrt(t)
-    d1 = (np.log(forward / strike) + 0.5 * sd * sd) / sd
-    d2 = d1 - sd
-    discount = np.exp(-rate * years)
-    call = discount * (forward * _norm_cdf(d1) - strike * _norm_cdf(d2))
-    put = discount * (strike * _norm_cdf(-d2) - forward * _norm_cdf(-d1))
-    value = np.where(is_call, call, put)
-    intrinsic = np.where(is_call, forward - strike, strike - forward)
-    return np.where(years <= 0, np.maximum(intrinsic, 0.0), np.maximum(value, 0.0))
 
 
 # ---- hashing for depth sizes ---------------------------------------------------------------
@@ -814,7 +778,7 @@ class Market:
         vol = self._smile(book, forward, years)
         value = np.where(book.kind >= _FUTURE, forward, spot)
         if book.is_option.any():
-            option = _black76(
+            option = pricing.price(
                 forward, book.strike, years, rate=self._rate, vol=vol, is_call=book.is_call
             )
             value = np.where(book.is_option, option, value)

@@ -351,35 +351,49 @@ class PaperExchange:
             self._state.save_market(self.market.snapshot())
 
     def _advance(self, seconds: float, *, skip_closed: bool | None = None) -> None:
-        """Move market time by ``seconds``, closing each session on the way; with
+        """Move market time by ``seconds``: each new trading day rolls the universe at its
+        open and each session close runs :meth:`_close_session` on the way; with
         ``skip_closed`` a close jumps straight to the next open."""
         skip = self.config.skip_closed if skip_closed is None else skip_closed
-        target = self.market.now + timedelta(seconds=seconds)
+        now = self.market.now
+        target = now + timedelta(seconds=seconds)
+        day = now.astimezone(IST).date()
+        if skip and not self.calendar.session_state(now).is_open:
+            # Started or restored while closed: finish a session already over (its close is
+            # idempotent), then skip to the next open.
+            if self.calendar.is_trading_day(day) and now >= self.calendar.session_close(day):
+                self._close_session(day, skip=True)
+            else:
+                self.market.set_time(self.calendar.next_open(now))
+                self._roll_if_new_day()
+            self.engine.on_market_step()
+            return
         while True:
             now = self.market.now
-            day = now.astimezone(IST).date()
-            close = self.calendar.session_close(day)
-            if self.calendar.is_trading_day(day) and now < close <= target:
-                self.market.advance((close - now).total_seconds())
+            self._roll_if_new_day()
+            day = self._next_session_day(now)
+            opens, closes = self.calendar.session_open(day), self.calendar.session_close(day)
+            if now < opens <= target:
+                self.market.advance((opens - now).total_seconds())
+                continue  # the loop's top rolls the universe to the new day
+            if closes <= target:
+                self.market.advance((closes - now).total_seconds())
                 self._close_session(day, skip=skip)
                 if skip:
                     break
                 continue
-            if skip and not self.calendar.session_state(now).is_open:
-                # Started or restored while closed: finish a session already over (its
-                # close is idempotent), then skip to the next open.
-                if self.calendar.is_trading_day(day) and now >= close:
-                    self._close_session(day, skip=True)
-                else:
-                    self.market.set_time(self.calendar.next_open(now))
-                    self._roll_if_new_day()
-                break
-            remaining = (target - now).total_seconds()
-            if remaining > 0:
-                self.market.advance(remaining)
+            if target > now:
+                self.market.advance((target - now).total_seconds())
             break
         self._roll_if_new_day()
         self.engine.on_market_step()
+
+    def _next_session_day(self, now: datetime) -> date:
+        """The trading day whose session is open at ``now`` or is the next to open."""
+        day = now.astimezone(IST).date()
+        if self.calendar.is_trading_day(day) and now < self.calendar.session_close(day):
+            return day
+        return self.calendar.next_trading_day(day)
 
     def _close_session(self, day: date, *, skip: bool) -> None:
         self.engine.on_market_step()  # DAY orders expire at the close
