@@ -21,7 +21,6 @@ from kiteconnect import KiteTicker
 
 from cockpit.clock import IST
 from cockpit.exchange.embedded import ExchangeThread
-from cockpit.exchange.faults import Faults
 from cockpit.exchange.server import PAPER_API_KEY, PAPER_API_SECRET, ExchangeConfig
 from cockpit.exchange.sessions import checksum
 

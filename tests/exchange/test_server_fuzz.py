@@ -4,9 +4,9 @@ the paper exchange answers with Kite's envelope and a message, and never a 500."
 from __future__ import annotations
 
 import json
-from urllib.parse import quote
 from collections.abc import Iterator
 from datetime import datetime
+from urllib.parse import quote
 
 import httpx
 import pytest
