@@ -1,10 +1,11 @@
 """The composition root: builds the services the window and the CLI share, and shuts them down.
 
-``Services`` owns every long-lived object (settings, clock, event bus, trading calendar — and,
-as later parts land, the journal, the broker adapter, the coordinator and risk) and every
-background task. Tasks are created only through :meth:`Services.spawn`, which names them,
-keeps a strong reference, logs a task that dies, and cancels them all in :meth:`aclose`. It
-knows nothing of Qt: the window and the headless commands drive the same object.
+``Services`` owns every long-lived object (settings, clock, event bus, trading calendar, the
+embedded paper exchange — and, as later parts land, the journal, the broker adapter, the
+coordinator and risk) and every background task. Tasks are created only through
+:meth:`Services.spawn`, which names them, keeps a strong reference, logs a task that dies, and
+cancels them all in :meth:`aclose`. It knows nothing of Qt: the window and the headless
+commands drive the same object.
 """
 
 from __future__ import annotations
@@ -12,16 +13,22 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from cockpit.bus import EventBus
 from cockpit.clock import Clock, SystemClock
-from cockpit.config import Settings
+from cockpit.config import BrokerKind, Settings
 from cockpit.domain.calendar import TradingCalendar
 from cockpit.domain.events import MarketClockChanged
 from cockpit.reference_data import load_calendar
 
+if TYPE_CHECKING:
+    from cockpit.exchange.embedded import ExchangeThread
+
 log = logging.getLogger(__name__)
+
+PAPER_STATE_FILE = "paper-exchange.db"
 
 
 class Services:
@@ -32,6 +39,7 @@ class Services:
         clock: Clock | None = None,
         calendar: TradingCalendar | None = None,
         bus: EventBus | None = None,
+        embed_exchange: bool = True,
     ) -> None:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
@@ -39,6 +47,23 @@ class Services:
         self.calendar = calendar if calendar is not None else load_calendar()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
+        self._embed_exchange = embed_exchange and settings.broker.kind is BrokerKind.PAPER
+        self.exchange: ExchangeThread | None = None
+
+    @property
+    def broker_url(self) -> str:
+        """Where the broker's REST API is: the embedded exchange's loopback URL in paper mode."""
+        if self.exchange is not None:
+            return self.exchange.url
+        return self.settings.broker.base_url
+
+    def market_now(self) -> datetime:
+        """The market's time: the paper exchange's own clock (which skips closed hours) when
+        it is the broker, else the wall clock in IST."""
+        exchange = self.exchange.exchange if self.exchange is not None else None
+        if exchange is not None:
+            return exchange.market.now
+        return self.clock.now()
 
     @property
     def tasks(self) -> frozenset[asyncio.Task[Any]]:
@@ -46,6 +71,8 @@ class Services:
 
     async def start(self) -> None:
         """Start the background work. Later parts add recovery, broker and reconciliation."""
+        if self._embed_exchange:
+            await self._start_exchange()
         self.publish_market_clock()
         self.spawn("market-clock", self._run_market_clock())
 
@@ -71,8 +98,26 @@ class Services:
                 exc_info=(type(error), error, error.__traceback__),
             )
 
+    async def _start_exchange(self) -> None:
+        from cockpit.exchange.embedded import ExchangeThread
+        from cockpit.exchange.server import ExchangeConfig
+
+        paper = self.settings.paper
+        config = ExchangeConfig(
+            host=paper.host,
+            port=paper.port,
+            seed=paper.seed,
+            speed=paper.speed,
+            state_path=self.settings.home / PAPER_STATE_FILE,
+        )
+        thread = ExchangeThread(config)
+        # Building the market and binding take a moment: off the UI loop.
+        url = await asyncio.to_thread(thread.start)
+        self.exchange = thread
+        log.info("paper exchange started at %s (state in %s)", url, config.state_path)
+
     def publish_market_clock(self) -> MarketClockChanged:
-        now = self.clock.now()
+        now = self.market_now()
         event = MarketClockChanged(at=now, session=self.calendar.session_state(now))
         self.bus.publish(event)
         return event
@@ -94,4 +139,7 @@ class Services:
         for task, result in zip(tasks, results, strict=True):
             if isinstance(result, Exception):
                 log.error("task %s failed while stopping: %s", task.get_name(), result)
+        if self.exchange is not None:
+            await asyncio.to_thread(self.exchange.stop)
+            self.exchange = None
         log.info("services stopped (%d tasks cancelled)", len(tasks))
