@@ -111,6 +111,7 @@ class MainWindow(QMainWindow):
         self._state = QSettings(str(settings_file), QSettings.Format.IniFormat)
         self._closing = False
         self._shown_once = False
+        self._default_layout_pending = True
 
         self.docks: dict[str, QDockWidget] = {}
         self.log_panel = LogPanel(log_handler, self)
@@ -163,9 +164,22 @@ class MainWindow(QMainWindow):
         for dock in d.values():
             dock.show()
         d["groupsDock"].raise_()
-        self.resizeDocks([d["chainDock"], d["builderDock"]], [3, 2], Qt.Orientation.Horizontal)
-        self.resizeDocks([d["chainDock"], d["groupsDock"]], [3, 2], Qt.Orientation.Vertical)
-        self.resizeDocks([d["groupsDock"], d["alertsDock"]], [3, 2], Qt.Orientation.Horizontal)
+        self._default_layout_pending = True
+        self._apply_default_sizes()
+
+    def _apply_default_sizes(self) -> None:
+        """resizeDocks takes pixels, so the default proportions are applied from the window's
+        real size: the chain gets 58% of the width and 60% of the height (it is where the
+        trader works), the builder 60% of its column above the shock grid."""
+        d = self.docks
+        width, height = max(self.width(), 640), max(self.height(), 480)
+        across, down = Qt.Orientation.Horizontal, Qt.Orientation.Vertical
+        left = int(width * 0.58)
+        self.resizeDocks([d["chainDock"], d["builderDock"]], [left, width - left], across)
+        top = int(height * 0.60)
+        self.resizeDocks([d["chainDock"], d["groupsDock"]], [top, height - top], down)
+        self.resizeDocks([d["builderDock"], d["shockDock"]], [int(top * 0.6), int(top * 0.4)], down)
+        self.resizeDocks([d["groupsDock"], d["alertsDock"]], [left, width - left], across)
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -225,8 +239,11 @@ class MainWindow(QMainWindow):
             restored = self.restoreGeometry(geometry)
         if not restored:
             self.resize(1366, 768)
-        if isinstance(state, QByteArray) and not self.restoreState(state, STATE_VERSION):
-            log.info("saved window layout is from another version; using the default layout")
+        if isinstance(state, QByteArray):
+            if self.restoreState(state, STATE_VERSION):
+                self._default_layout_pending = False
+            else:
+                log.info("saved window layout is from another version; using the default layout")
 
     def save_state(self) -> None:
         self._state.setValue("window/geometry", self.saveGeometry())
@@ -239,6 +256,10 @@ class MainWindow(QMainWindow):
         super().showEvent(event)
         if not self._shown_once:
             self._shown_once = True
+            if self._default_layout_pending:
+                # Proportions need the real size, known only once the window is shown.
+                self._apply_default_sizes()
+                self._default_layout_pending = False
             self.shown.emit()
 
     def closeEvent(self, event: QCloseEvent) -> None:
