@@ -28,7 +28,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check cockpit tests
 
 typecheck: $(STAMP)
-	$(BIN)/mypy cockpit/domain
+	$(BIN)/mypy cockpit/domain cockpit/pricing
 
 pytest: $(STAMP)
 	$(BIN)/pytest -q
