@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from cockpit.domain.events import ConnectionChanged, OrderUpdated, Tick
-from cockpit.domain.instruments import Instrument
+from cockpit.domain.instruments import InstrumentStore
 from cockpit.domain.market_data import Quote
 from cockpit.domain.money import Paise
 from cockpit.domain.orders import Fill, Order, OrderRequest, OrderType, Variety
@@ -208,7 +208,9 @@ class Broker(Protocol):
         """Full quotes for ``EXCHANGE:TRADINGSYMBOL`` keys; unknown keys are left out."""
         ...
 
-    async def instruments(self, exchange: str | None = None) -> list[Instrument]: ...
+    async def instruments(self, exchange: str | None = None) -> InstrumentStore:
+        """Kite's instruments dump, indexed (by token, by symbol, chains)."""
+        ...
 
     async def subscribe(self, tokens: Sequence[int], mode: TickMode = TickMode.QUOTE) -> None: ...
 
