@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from cockpit import __version__
+from cockpit.ui.chain_panel import ChainPanel
 from cockpit.ui.log_dock import LogPanel, QtLogHandler
 from cockpit.ui.status_bar import CockpitStatusBar
 
@@ -115,8 +116,10 @@ class MainWindow(QMainWindow):
 
         self.docks: dict[str, QDockWidget] = {}
         self.log_panel = LogPanel(log_handler, self)
+        self.chain_panel = ChainPanel(self)
+        panels: dict[str, QWidget] = {"logDock": self.log_panel, "chainDock": self.chain_panel}
         for spec in DOCKS:
-            content: QWidget = self.log_panel if spec.object_name == "logDock" else self._note(spec)
+            content = panels.get(spec.object_name) or self._note(spec)
             self.docks[spec.object_name] = self._add_dock(spec, content)
         self._arrange_default()
 
@@ -267,5 +270,6 @@ class MainWindow(QMainWindow):
             self._closing = True
             self.save_state()
             self.log_panel.stop()
+            self.chain_panel.timer.stop()
             self.closed.emit()
         event.accept()

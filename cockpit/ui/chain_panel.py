@@ -1,0 +1,346 @@
+"""The option chain dock's panel: underlying and expiry pickers over a calls | strike | puts
+table, live from the :class:`~cockpit.marketdata.feed.ChainFeed`.
+
+The table is a :class:`ChainTableModel` (a ``QAbstractTableModel``), never a widget rebuilt per
+tick. A timer asks the feed for its valued view at most ``refresh_hz`` times a second and only
+when the feed's version moved; rows whose values changed are announced with one
+``dataChanged`` over the changed block, so thousands of ticks a second cost ten small repaints.
+The row nearest the forward is the ATM row: its strike is bold and the row shaded. Clicking a
+bid or an ask emits :attr:`ChainPanel.legPicked` with a :class:`LegPick` — hitting the bid is a
+sell, lifting the ask a buy — which the strategy builder takes as a leg.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from cockpit.domain.money import Paise
+from cockpit.marketdata.chain import ChainSide, ChainView
+from cockpit.marketdata.feed import ChainFeed
+
+log = logging.getLogger(__name__)
+
+_Index = QModelIndex | QPersistentModelIndex
+
+
+class Field(enum.Enum):
+    OI = "OI"
+    IV = "IV"
+    DELTA = "Δ"
+    THETA = "Θ/day"
+    LTP = "LTP"
+    BID = "Bid"
+    ASK = "Ask"
+
+
+CALL_FIELDS = (Field.OI, Field.IV, Field.DELTA, Field.THETA, Field.LTP, Field.BID, Field.ASK)
+PUT_FIELDS = tuple(reversed(CALL_FIELDS))  # mirrored: bid and ask meet at the strike
+STRIKE_COLUMN = len(CALL_FIELDS)
+COLUMN_COUNT = 2 * len(CALL_FIELDS) + 1
+
+
+@dataclass(frozen=True, slots=True)
+class LegPick:
+    """A click on a bid (sell) or an ask (buy) of one option."""
+
+    underlying: str
+    expiry: date
+    strike: Decimal
+    right: str  # "CE" or "PE"
+    side: str  # "BUY" or "SELL"
+    tradingsymbol: str
+    instrument_token: int
+    lot_size: int
+    price: Paise | None
+
+
+def _rupees(value: Paise | None) -> str:
+    if value is None:
+        return ""
+    whole, part = divmod(int(value), 100)
+    return f"{whole:,}.{part:02d}"
+
+
+def _lakh(oi: int | None) -> str:
+    if oi is None:
+        return ""
+    return f"{oi / 100_000:.2f}L" if oi >= 100_000 else f"{oi:,}"
+
+
+def _cell(side: ChainSide | None, field: Field) -> str:
+    if side is None:
+        return ""
+    match field:
+        case Field.OI:
+            return _lakh(side.oi)
+        case Field.IV:
+            return "" if side.iv is None else f"{side.iv * 100:.1f}"
+        case Field.DELTA:
+            return "" if side.delta is None else f"{side.delta:+.2f}"
+        case Field.THETA:
+            return "" if side.theta is None else f"{side.theta:.2f}"
+        case Field.LTP:
+            return _rupees(side.ltp)
+        case Field.BID:
+            return _rupees(side.bid)
+        case Field.ASK:
+            return _rupees(side.ask)
+
+
+class ChainTableModel(QAbstractTableModel):
+    """Rows are strikes; columns are the call's fields, the strike, the put's fields."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.view: ChainView | None = None
+        self.atm_row: int | None = None
+        self._bold = QFont()
+        self._bold.setBold(True)
+        self._atm_brush = QBrush(QColor(255, 214, 102, 70))
+        self._bid_brush = QBrush(QColor(46, 160, 67, 28))
+        self._ask_brush = QBrush(QColor(218, 54, 51, 28))
+
+    # ---- Qt model API -----------------------------------------------------------------
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:
+        if parent.isValid() or self.view is None:
+            return 0
+        return len(self.view.rows)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else COLUMN_COUNT
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation != Qt.Orientation.Horizontal:
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            if section == STRIKE_COLUMN:
+                return "Strike"
+            field, right = self.field_at(section)
+            return f"{right} {field.value}" if field in (Field.OI, Field.IV) else field.value
+        if role == Qt.ItemDataRole.ToolTipRole and section != STRIKE_COLUMN:
+            field, right = self.field_at(section)
+            return f"{'Call' if right == 'CE' else 'Put'} {field.value}"
+        return None
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or self.view is None:
+            return None
+        row = self.view.rows[index.row()]
+        column = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            if column == STRIKE_COLUMN:
+                return format(row.strike.normalize(), "f")
+            field, right = self.field_at(column)
+            return _cell(row.call if right == "CE" else row.put, field)
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return int(Qt.AlignmentFlag.AlignCenter | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.FontRole and column == STRIKE_COLUMN:
+            return self._bold if index.row() == self.atm_row else None
+        if role == Qt.ItemDataRole.BackgroundRole:
+            if index.row() == self.atm_row:
+                return self._atm_brush
+            if column != STRIKE_COLUMN:
+                field, _ = self.field_at(column)
+                if field is Field.BID:
+                    return self._bid_brush
+                if field is Field.ASK:
+                    return self._ask_brush
+            return None
+        if role == Qt.ItemDataRole.ToolTipRole and column != STRIKE_COLUMN:
+            field, right = self.field_at(column)
+            side = row.call if right == "CE" else row.put
+            if side is not None and field in (Field.BID, Field.ASK):
+                action = "Sell at the bid" if field is Field.BID else "Buy at the ask"
+                return f"{action}: {side.tradingsymbol} (click to add as a leg)"
+        return None
+
+    # ---- ours --------------------------------------------------------------------------
+
+    @staticmethod
+    def field_at(column: int) -> tuple[Field, str]:
+        if column < STRIKE_COLUMN:
+            return CALL_FIELDS[column], "CE"
+        return PUT_FIELDS[column - STRIKE_COLUMN - 1], "PE"
+
+    def set_view(self, view: ChainView | None) -> None:
+        """Show ``view``: a new chain resets the model; the same chain announces only the
+        rows that changed, as one block."""
+        old = self.view
+        same_shape = (
+            old is not None
+            and view is not None
+            and (old.underlying, old.expiry) == (view.underlying, view.expiry)
+            and len(old.rows) == len(view.rows)
+        )
+        if not same_shape:
+            self.beginResetModel()
+            self.view = view
+            self.atm_row = view.atm_index if view is not None else None
+            self.endResetModel()
+            return
+        assert old is not None and view is not None
+        changed = [i for i, (a, b) in enumerate(zip(old.rows, view.rows, strict=True)) if a != b]
+        old_atm = self.atm_row
+        self.view = view
+        self.atm_row = view.atm_index
+        if old_atm != self.atm_row:
+            changed += [r for r in (old_atm, self.atm_row) if r is not None]
+        if changed:
+            top, bottom = min(changed), max(changed)
+            self.dataChanged.emit(
+                self.index(top, 0),
+                self.index(bottom, COLUMN_COUNT - 1),
+                [Qt.ItemDataRole.DisplayRole],
+            )
+
+    def pick_at(self, row: int, column: int) -> LegPick | None:
+        if self.view is None or column == STRIKE_COLUMN or not 0 <= row < len(self.view.rows):
+            return None
+        field, right = self.field_at(column)
+        if field not in (Field.BID, Field.ASK):
+            return None
+        strike_row = self.view.rows[row]
+        side = strike_row.call if right == "CE" else strike_row.put
+        if side is None:
+            return None
+        return LegPick(
+            underlying=self.view.underlying,
+            expiry=self.view.expiry,
+            strike=strike_row.strike,
+            right=right,
+            side="SELL" if field is Field.BID else "BUY",
+            tradingsymbol=side.tradingsymbol,
+            instrument_token=side.instrument_token,
+            lot_size=side.lot_size,
+            price=side.bid if field is Field.BID else side.ask,
+        )
+
+
+class ChainPanel(QWidget):
+    """Pickers, a summary line and the chain table; fed by a ChainFeed once one exists."""
+
+    legPicked = Signal(object)  # LegPick
+
+    def __init__(self, parent: QWidget | None = None, *, refresh_hz: int = 10) -> None:
+        super().__init__(parent)
+        self.setObjectName("chainPanel")
+        self.feed: ChainFeed | None = None
+        self.underlying_box = QComboBox(objectName="chainUnderlying")
+        self.underlying_box.setAccessibleName("Underlying")
+        self.expiry_box = QComboBox(objectName="chainExpiry")
+        self.expiry_box.setAccessibleName("Expiry")
+        self.summary = QLabel("Waiting for the broker…", objectName="chainSummary")
+        self.model = ChainTableModel(self)
+        self.table = QTableView(objectName="chainTable")
+        self.table.setAccessibleName("Option chain")
+        self.table.setModel(self.model)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(22)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table.setAlternatingRowColors(True)
+        self.table.clicked.connect(self._clicked)
+
+        pickers = QHBoxLayout()
+        pickers.addWidget(QLabel("Underlying"))
+        pickers.addWidget(self.underlying_box)
+        pickers.addWidget(QLabel("Expiry"))
+        pickers.addWidget(self.expiry_box)
+        pickers.addStretch(1)
+        pickers.addWidget(self.summary)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(pickers)
+        layout.addWidget(self.table)
+
+        self._seen_version = -1
+        self.timer = QTimer(self)
+        self.timer.setInterval(max(1, 1000 // refresh_hz))
+        self.timer.timeout.connect(self.refresh)
+        self.underlying_box.currentTextChanged.connect(self._underlying_chosen)
+        self.expiry_box.currentIndexChanged.connect(self._expiry_chosen)
+
+    def attach(self, feed: ChainFeed, underlying: str = "NIFTY") -> None:
+        """Start showing ``feed``; picks ``underlying`` (or the first) and its nearest expiry."""
+        self.feed = feed
+        names = feed.underlyings()
+        self.underlying_box.blockSignals(True)
+        self.underlying_box.clear()
+        self.underlying_box.addItems(names)
+        self.underlying_box.blockSignals(False)
+        if names:
+            choice = underlying if underlying in names else names[0]
+            self.underlying_box.setCurrentText(choice)
+            self._underlying_chosen(choice)
+        self.timer.start()
+
+    def _underlying_chosen(self, underlying: str) -> None:
+        if self.feed is None or not underlying:
+            return
+        self.expiry_box.blockSignals(True)
+        self.expiry_box.clear()
+        for expiry in self.feed.expiries(underlying):
+            self.expiry_box.addItem(expiry.strftime("%d %b %Y"), expiry)
+        self.expiry_box.blockSignals(False)
+        self._expiry_chosen(0)
+
+    def _expiry_chosen(self, position: int) -> None:
+        if self.feed is None or position < 0:
+            return
+        expiry = self.expiry_box.itemData(position)
+        self.feed.request(self.underlying_box.currentText(), expiry)
+
+    def refresh(self) -> None:
+        """Pull the feed's view if it moved (the timer calls this ≈10 times a second)."""
+        if self.feed is None or self.feed.version == self._seen_version:
+            return
+        self._seen_version = self.feed.version
+        view = self.feed.view()
+        self.model.set_view(view)
+        if view is not None:
+            self.summary.setText(_summary(view))
+
+    def _clicked(self, index: QModelIndex) -> None:
+        pick = self.model.pick_at(index.row(), index.column())
+        if pick is not None:
+            log.info("chain: %s %s at %s", pick.side, pick.tradingsymbol, _rupees(pick.price))
+            self.legPicked.emit(pick)
+
+
+def _summary(view: ChainView) -> str:
+    spot = f"Spot {_rupees(view.spot)}" if view.spot is not None else "Spot —"
+    forward = (
+        f"Fwd {_rupees(view.forward)} ({view.forward_source})" if view.forward is not None else ""
+    )
+    days = view.years * 365
+    return f"{spot}   {forward}   {days:.1f} days to expiry"
