@@ -14,6 +14,7 @@ JSON (integers only for money) from which :meth:`ExchangeState.load` rebuilds an
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import sqlite3
@@ -99,18 +100,61 @@ class ExchangeStateError(RuntimeError):
     """The state file is from a newer schema or is not the exchange's file."""
 
 
+def lock_path(path: Path) -> Path:
+    return path.with_name(path.name + ".lock")
+
+
+def _lock(path: Path) -> int:
+    fd = os.open(lock_path(path), os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise ExchangeStateError(
+            f"{path} is in use by another running paper exchange (a Cockpit window or "
+            "`cockpit exchange`); stop it, or point this one at another --state file"
+        ) from None
+    return fd
+
+
+def is_locked(path: Path) -> bool:
+    """Whether a running exchange holds ``path`` (for commands that reuse it)."""
+    if not lock_path(path).exists():
+        return False
+    fd = os.open(lock_path(path), os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
 class ExchangeState:
     """The exchange's SQLite file; implements the engine's ``ExchangeStore`` protocol."""
 
-    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+    def __init__(self, connection: sqlite3.Connection, path: Path, lock_fd: int = -1) -> None:
         self._db = connection
         self._depth = 0
+        self._lock_fd = lock_fd
         self.path = path
 
     @classmethod
     def open(cls, path: Path | str) -> ExchangeState:
+        """Open (creating) the file, holding an exclusive lock on ``PATH.lock`` for as long as
+        it is open: two exchanges on one state file would each believe they own the book."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        lock_fd = _lock(path)
+        try:
+            return cls._open_locked(path, lock_fd)
+        except BaseException:
+            os.close(lock_fd)
+            raise
+
+    @classmethod
+    def _open_locked(cls, path: Path, lock_fd: int) -> ExchangeState:
         # Create the file 0600 before SQLite touches it; SQLite gives its -wal and -shm files
         # the database file's permissions.
         fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
@@ -129,10 +173,13 @@ class ExchangeState:
             )
         connection.executescript(_SCHEMA)
         connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        return cls(connection, path)
+        return cls(connection, path, lock_fd)
 
     def close(self) -> None:
         self._db.close()
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)  # closing the descriptor releases the lock
+            self._lock_fd = -1
 
     def __enter__(self) -> ExchangeState:
         return self

@@ -180,3 +180,16 @@ def test_order_history_rows_are_kept_in_order(tmp_path: Path, market: FakeMarket
         "CANCELLED",
     ]
     assert history[-1].order_timestamp == datetime(2026, 1, 12, 10, 0, tzinfo=IST)
+
+
+def test_a_second_exchange_cannot_open_a_state_file_in_use(tmp_path: Path) -> None:
+    from cockpit.exchange.state import ExchangeState, ExchangeStateError, is_locked
+
+    path = tmp_path / "paper-exchange.db"
+    first = ExchangeState.open(path)
+    assert is_locked(path)
+    with pytest.raises(ExchangeStateError, match="in use by another running paper exchange"):
+        ExchangeState.open(path)
+    first.close()
+    assert not is_locked(path)
+    ExchangeState.open(path).close()
