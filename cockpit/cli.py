@@ -68,6 +68,18 @@ def _run_exchange(args: argparse.Namespace, settings: Settings) -> int:
     return command.run(args, settings)
 
 
+def _configure_chain(parser: argparse.ArgumentParser) -> None:
+    from cockpit.marketdata import command
+
+    command.configure(parser)
+
+
+def _run_chain(args: argparse.Namespace, settings: Settings) -> int:
+    from cockpit.marketdata import command
+
+    return command.run(args, settings)
+
+
 SUBCOMMANDS: list[Subcommand] = [
     Subcommand(
         "settings",
@@ -80,6 +92,12 @@ SUBCOMMANDS: list[Subcommand] = [
         "run the paper exchange (a simulated NSE F&O market speaking Kite Connect v3)",
         _configure_exchange,
         _run_exchange,
+    ),
+    Subcommand(
+        "chain",
+        "print an option chain with IV and greeks from the configured broker",
+        _configure_chain,
+        _run_chain,
     ),
 ]
 

@@ -82,5 +82,8 @@ def configure_logging(level: str, logs_dir: Path | None, keep_files: int = 7) ->
         file_handler._cockpit = True  # type: ignore[attr-defined]
         add_handler(file_handler, logging.DEBUG)
     # Third-party chatter stays out of the trader's log unless asked for.
-    for noisy in ("asyncio", "httpx", "httpcore", "websockets", "aiosqlite"):
+    for noisy in ("asyncio", "httpcore", "websockets", "aiosqlite"):
         logging.getLogger(noisy).setLevel(max(logging.INFO, logging.getLevelName(level)))
+    # httpx logs every request at INFO: at thousands of calls a session that is noise.
+    for chatty in ("httpx", "aiohttp.access"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLevelName(level)))

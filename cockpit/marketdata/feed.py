@@ -72,6 +72,39 @@ def _tick_quote(tick: Tick, previous: Quote | None) -> Quote:
     )
 
 
+def resolve_selection(
+    store: InstrumentStore, underlying: str, expiry: date | None
+) -> ChainSelection:
+    """The chain of ``underlying`` expiring ``expiry`` (None: the nearest), with its spot and
+    same-expiry future; an unknown underlying or expiry raises LookupError naming what is
+    listed."""
+    expiries = store.expiries(underlying)
+    chosen = expiry if expiry is not None else expiries[0]
+    chain = store.chain(underlying, chosen)
+    spot_symbol = INDEX_SPOT_SYMBOLS.get(underlying, underlying)
+    try:
+        spot_token: int | None = store.by_symbol(Exchange.NSE, spot_symbol).instrument_token
+    except LookupError:
+        spot_token = None
+    future = next((f for f in store.futures(underlying) if f.expiry == chosen), None)
+    return ChainSelection(
+        underlying=underlying,
+        expiry=chosen,
+        chain=chain,
+        spot_token=spot_token,
+        future_token=future.instrument_token if future is not None else None,
+    )
+
+
+def instrument_key(store: InstrumentStore, token: int) -> str | None:
+    """``EXCHANGE:TRADINGSYMBOL`` of a token, as ``/quote`` takes it."""
+    try:
+        instrument = store.get(token)
+    except LookupError:
+        return None
+    return f"{instrument.exchange}:{instrument.tradingsymbol}"
+
+
 class ChainFeed:
     def __init__(
         self,
@@ -106,25 +139,7 @@ class ChainFeed:
         return self.store.expiries(underlying)
 
     def resolve(self, underlying: str, expiry: date | None) -> ChainSelection:
-        """The selection for ``underlying`` and ``expiry`` (None: the nearest)."""
-        expiries = self.store.expiries(underlying)
-        chosen = expiry if expiry is not None else expiries[0]
-        chain = self.store.chain(underlying, chosen)
-        spot_symbol = INDEX_SPOT_SYMBOLS.get(underlying, underlying)
-        try:
-            spot_token: int | None = self.store.by_symbol(
-                Exchange.NSE, spot_symbol
-            ).instrument_token
-        except LookupError:
-            spot_token = None
-        future = next((f for f in self.store.futures(underlying) if f.expiry == chosen), None)
-        return ChainSelection(
-            underlying=underlying,
-            expiry=chosen,
-            chain=chain,
-            spot_token=spot_token,
-            future_token=future.instrument_token if future is not None else None,
-        )
+        return resolve_selection(self.store, underlying, expiry)
 
     async def select(self, underlying: str, expiry: date | None = None) -> ChainSelection:
         """Watch this chain: subscribe its contracts and fill their quotes now."""
@@ -169,11 +184,7 @@ class ChainFeed:
         return self._task
 
     def _key(self, token: int) -> str | None:
-        try:
-            instrument = self.store.get(token)
-        except LookupError:
-            return None
-        return f"{instrument.exchange}:{instrument.tradingsymbol}"
+        return instrument_key(self.store, token)
 
     def _on_tick(self, tick: Tick) -> None:
         self.ticks += 1
