@@ -16,19 +16,25 @@ from collections.abc import Coroutine
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from cockpit.broker.connect import PAPER_STATE_FILE, PAPER_URL_FILE, write_paper_url
 from cockpit.bus import EventBus
 from cockpit.clock import Clock, SystemClock
 from cockpit.config import BrokerKind, Settings
 from cockpit.domain.calendar import TradingCalendar
-from cockpit.domain.events import MarketClockChanged
+from cockpit.domain.events import (
+    ConnectionChanged,
+    ConnectionState,
+    FundsChanged,
+    MarketClockChanged,
+)
 from cockpit.reference_data import load_calendar
 
 if TYPE_CHECKING:
+    from cockpit.broker.kite import KiteBroker
     from cockpit.exchange.embedded import ExchangeThread
+    from cockpit.marketdata.feed import ChainFeed
 
 log = logging.getLogger(__name__)
-
-PAPER_STATE_FILE = "paper-exchange.db"
 
 
 class Services:
@@ -40,6 +46,7 @@ class Services:
         calendar: TradingCalendar | None = None,
         bus: EventBus | None = None,
         embed_exchange: bool = True,
+        connect_broker: bool = True,
     ) -> None:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
@@ -49,6 +56,10 @@ class Services:
         self._closed = False
         self._embed_exchange = embed_exchange and settings.broker.kind is BrokerKind.PAPER
         self.exchange: ExchangeThread | None = None
+        self._connect_broker = connect_broker
+        self.broker: KiteBroker | None = None
+        self.chain: ChainFeed | None = None
+        self.connected = asyncio.Event()  # set once the broker answered and instruments loaded
 
     @property
     def broker_url(self) -> str:
@@ -75,6 +86,8 @@ class Services:
             await self._start_exchange()
         self.publish_market_clock()
         self.spawn("market-clock", self._run_market_clock())
+        if self._connect_broker:
+            self.spawn("broker-connect", self._run_broker())
 
     def spawn(self, name: str, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         if self._closed:
@@ -114,7 +127,65 @@ class Services:
         # Building the market and binding take a moment: off the UI loop.
         url = await asyncio.to_thread(thread.start)
         self.exchange = thread
+        write_paper_url(self.settings.home, url)
         log.info("paper exchange started at %s (state in %s)", url, config.state_path)
+
+    async def _run_broker(self) -> None:
+        """Log in, attach the ticker, load instruments, then pump broker events onto the bus
+        and refresh funds every reconciliation interval. A failure to connect is reported in
+        the status bar and the log; the window stays usable."""
+        from cockpit.broker.base import BrokerError
+        from cockpit.broker.connect import kite_session_from_env, open_broker, ws_url_for
+        from cockpit.broker.login import paper_login
+        from cockpit.marketdata.feed import ChainFeed
+
+        self.bus.publish(ConnectionChanged(at=self.clock.now(), state=ConnectionState.CONNECTING))
+        url = self.broker_url
+        try:
+            if self.exchange is not None:
+                session = await paper_login(url)
+                ws_url = ws_url_for(url)
+            else:
+                session = kite_session_from_env(self.settings)
+                ws_url = self.settings.broker.ws_url
+            self.broker = await open_broker(
+                url,
+                session,
+                ws_url=ws_url,
+                poll_interval_s=self.settings.reconcile.interval_s,
+                clock=self.clock,
+            )
+            store = await self.broker.instruments()
+        except BrokerError as error:
+            log.error("could not connect to the broker at %s: %s", url, error)
+            self.bus.publish(
+                ConnectionChanged(
+                    at=self.clock.now(), state=ConnectionState.DISCONNECTED, detail=str(error)
+                )
+            )
+            return
+        self.chain = ChainFeed(self.broker, store, self.bus, now=self.market_now)
+        log.info("broker ready: %d instruments", len(store))
+        self.connected.set()
+        self.spawn("funds", self._run_funds())
+        async for event in self.broker.events():
+            self.bus.publish(event)
+
+    async def _run_funds(self) -> None:
+        from cockpit.broker.base import BrokerError
+
+        while self.broker is not None:
+            try:
+                margins = await self.broker.margins()
+            except BrokerError as error:
+                log.warning("could not read funds: %s", error)
+            else:
+                self.bus.publish(
+                    FundsChanged(
+                        at=self.clock.now(), available=margins.available, used=margins.used
+                    )
+                )
+            await asyncio.sleep(self.settings.reconcile.interval_s)
 
     def publish_market_clock(self) -> MarketClockChanged:
         now = self.market_now()
@@ -139,7 +210,13 @@ class Services:
         for task, result in zip(tasks, results, strict=True):
             if isinstance(result, Exception):
                 log.error("task %s failed while stopping: %s", task.get_name(), result)
+        if self.chain is not None:
+            await self.chain.aclose()
+        if self.broker is not None:
+            broker, self.broker = self.broker, None
+            await broker.aclose()
         if self.exchange is not None:
+            (self.settings.home / PAPER_URL_FILE).unlink(missing_ok=True)
             await asyncio.to_thread(self.exchange.stop)
             self.exchange = None
         log.info("services stopped (%d tasks cancelled)", len(tasks))

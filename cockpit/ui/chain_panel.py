@@ -59,8 +59,10 @@ class Field(enum.Enum):
     ASK = "Ask"
 
 
+_WIDE_FIELDS = frozenset({Field.LTP, Field.BID, Field.ASK, Field.OI})
 CALL_FIELDS = (Field.OI, Field.IV, Field.DELTA, Field.THETA, Field.LTP, Field.BID, Field.ASK)
-PUT_FIELDS = tuple(reversed(CALL_FIELDS))  # mirrored: bid and ask meet at the strike
+# Mirrored around the strike, except that each side reads bid then ask, left to right.
+PUT_FIELDS = (Field.BID, Field.ASK, Field.LTP, Field.THETA, Field.DELTA, Field.IV, Field.OI)
 STRIKE_COLUMN = len(CALL_FIELDS)
 COLUMN_COUNT = 2 * len(CALL_FIELDS) + 1
 
@@ -81,16 +83,24 @@ class LegPick:
 
 
 def _rupees(value: Paise | None) -> str:
+    # No digit grouping: option prices are read across, and 1528.40 fits a narrow column.
     if value is None:
         return ""
     whole, part = divmod(int(value), 100)
-    return f"{whole:,}.{part:02d}"
+    return f"{whole}.{part:02d}"
 
 
 def _lakh(oi: int | None) -> str:
+    """Open interest the Indian way, compact: 23.5K, 1.08L, 2.4Cr."""
     if oi is None:
         return ""
-    return f"{oi / 100_000:.2f}L" if oi >= 100_000 else f"{oi:,}"
+    if oi >= 10_000_000:
+        return f"{oi / 10_000_000:.2f}Cr"
+    if oi >= 100_000:
+        return f"{oi / 100_000:.2f}L"
+    if oi >= 1_000:
+        return f"{oi / 1_000:.1f}K"
+    return str(oi)
 
 
 def _cell(side: ChainSide | None, field: Field) -> str:
@@ -257,6 +267,7 @@ class ChainPanel(QWidget):
         self.underlying_box = QComboBox(objectName="chainUnderlying")
         self.underlying_box.setAccessibleName("Underlying")
         self.expiry_box = QComboBox(objectName="chainExpiry")
+        self.expiry_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.expiry_box.setAccessibleName("Expiry")
         self.summary = QLabel("Waiting for the broker…", objectName="chainSummary")
         self.model = ChainTableModel(self)
@@ -267,7 +278,13 @@ class ChainPanel(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
         self.table.verticalHeader().setDefaultSectionSize(22)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        header.setMinimumSectionSize(36)
+        for column in range(COLUMN_COUNT):
+            if column == STRIKE_COLUMN or ChainTableModel.field_at(column)[0] in _WIDE_FIELDS:
+                # Prices, OI and strikes are never elided: their columns fit the widest value.
+                header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         self.table.setAlternatingRowColors(True)
         self.table.clicked.connect(self._clicked)
 
@@ -284,6 +301,7 @@ class ChainPanel(QWidget):
         layout.addWidget(self.table)
 
         self._seen_version = -1
+        self._centred_on: tuple[str, date] | None = None
         self.timer = QTimer(self)
         self.timer.setInterval(max(1, 1000 // refresh_hz))
         self.timer.timeout.connect(self.refresh)
@@ -327,8 +345,24 @@ class ChainPanel(QWidget):
         self._seen_version = self.feed.version
         view = self.feed.view()
         self.model.set_view(view)
-        if view is not None:
-            self.summary.setText(_summary(view))
+        if view is None:
+            return
+        self.summary.setText(_summary(view))
+        # A newly chosen chain opens on its ATM row, once; after that the trader scrolls.
+        key = (view.underlying, view.expiry)
+        if key != self._centred_on and self.model.atm_row is not None and view.spot is not None:
+            self._centred_on = key
+            # After the reset is laid out: scrolling now would measure stale geometry.
+            QTimer.singleShot(0, self.centre_on_atm)
+
+    def centre_on_atm(self) -> None:
+        if self.model.atm_row is not None:
+            # Lay the rows out now: after a reset the scroll range is still the empty one.
+            self.table.doItemsLayout()
+            self.table.scrollTo(
+                self.model.index(self.model.atm_row, STRIKE_COLUMN),
+                QAbstractItemView.ScrollHint.PositionAtCenter,
+            )
 
     def _clicked(self, index: QModelIndex) -> None:
         pick = self.model.pick_at(index.row(), index.column())

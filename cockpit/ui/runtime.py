@@ -148,6 +148,7 @@ async def _run(
         log.warning("%s", warning)
     try:
         await services.start()
+        services.spawn("chain-attach", _attach_chain(services, window))
         if size is not None:
             window.resize(*size)
         window.show()
@@ -163,6 +164,13 @@ async def _run(
         window.deleteLater()
     log.info("Cockpit closed cleanly")
     return 0
+
+
+async def _attach_chain(services: Services, window: MainWindow) -> None:
+    """Give the chain dock its feed once the broker is connected."""
+    await services.connected.wait()
+    if services.chain is not None:
+        window.chain_panel.attach(services.chain)
 
 
 async def _smoke(
