@@ -28,7 +28,7 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -41,7 +41,7 @@ from PySide6.QtWidgets import (
 )
 
 from cockpit.domain.money import Paise
-from cockpit.marketdata.chain import ChainSide, ChainView
+from cockpit.marketdata.chain import ChainSide, ChainStrike, ChainView
 from cockpit.marketdata.feed import ChainFeed
 
 log = logging.getLogger(__name__)
@@ -123,6 +123,15 @@ def _cell(side: ChainSide | None, field: Field) -> str:
             return _rupees(side.ask)
 
 
+_CENTRED = int(Qt.AlignmentFlag.AlignCenter | Qt.AlignmentFlag.AlignVCenter)
+
+
+def _row_text(row: ChainStrike) -> list[str]:
+    calls = [_cell(row.call, f) for f in CALL_FIELDS]
+    puts = [_cell(row.put, f) for f in PUT_FIELDS]
+    return [*calls, format(row.strike.normalize(), "f"), *puts]
+
+
 class ChainTableModel(QAbstractTableModel):
     """Rows are strikes; columns are the call's fields, the strike, the put's fields."""
 
@@ -130,6 +139,7 @@ class ChainTableModel(QAbstractTableModel):
         super().__init__(parent)
         self.view: ChainView | None = None
         self.atm_row: int | None = None
+        self._text: list[list[str]] = []
         self._bold = QFont()
         self._bold.setBold(True)
         self._atm_brush = QBrush(QColor(255, 214, 102, 70))
@@ -164,15 +174,14 @@ class ChainTableModel(QAbstractTableModel):
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or self.view is None:
             return None
-        row = self.view.rows[index.row()]
         column = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
-            if column == STRIKE_COLUMN:
-                return format(row.strike.normalize(), "f")
-            field, right = self.field_at(column)
-            return _cell(row.call if right == "CE" else row.put, field)
+            # Painting asks for every visible cell on every repaint: answer from the strings
+            # made once per changed row in set_view.
+            return self._text[index.row()][column]
         if role == Qt.ItemDataRole.TextAlignmentRole:
-            return int(Qt.AlignmentFlag.AlignCenter | Qt.AlignmentFlag.AlignVCenter)
+            return _CENTRED
+        row = self.view.rows[index.row()]
         if role == Qt.ItemDataRole.FontRole and column == STRIKE_COLUMN:
             return self._bold if index.row() == self.atm_row else None
         if role == Qt.ItemDataRole.BackgroundRole:
@@ -215,10 +224,13 @@ class ChainTableModel(QAbstractTableModel):
             self.beginResetModel()
             self.view = view
             self.atm_row = view.atm_index if view is not None else None
+            self._text = [_row_text(r) for r in view.rows] if view is not None else []
             self.endResetModel()
             return
         assert old is not None and view is not None
         changed = [i for i, (a, b) in enumerate(zip(old.rows, view.rows, strict=True)) if a != b]
+        for i in changed:
+            self._text[i] = _row_text(view.rows[i])
         old_atm = self.atm_row
         self.view = view
         self.atm_row = view.atm_index
@@ -281,10 +293,18 @@ class ChainPanel(QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         header.setMinimumSectionSize(36)
+        # Prices, OI and strikes are never elided: their columns are fixed at the width of the
+        # widest value they can show. (ResizeToContents would measure every row on every
+        # update — at ten updates a second that alone costs tens of milliseconds.)
+        metrics = self.table.fontMetrics()
+        bold = QFont(self.table.font())
+        bold.setBold(True)
+        wide = metrics.horizontalAdvance("99999.99") + 14
+        strike = QFontMetrics(bold).horizontalAdvance("99999.5") + 14
         for column in range(COLUMN_COUNT):
             if column == STRIKE_COLUMN or ChainTableModel.field_at(column)[0] in _WIDE_FIELDS:
-                # Prices, OI and strikes are never elided: their columns fit the widest value.
-                header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+                header.setSectionResizeMode(column, QHeaderView.ResizeMode.Fixed)
+                header.resizeSection(column, strike if column == STRIKE_COLUMN else wide)
         self.table.setAlternatingRowColors(True)
         self.table.clicked.connect(self._clicked)
 
