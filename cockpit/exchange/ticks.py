@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from cockpit.domain.market_data import DEPTH_LEVELS, DepthLevel, Quote
+from cockpit.domain.money import Paise
 
 SEGMENT_INDICES = 9
 HEARTBEAT = b"\x00"
@@ -93,7 +94,7 @@ def encode_packet(quote: Quote, mode: Mode, last_trade_time: datetime | None = N
 
 
 def _encode_depth(levels: tuple[DepthLevel, ...]) -> bytes:
-    padded = list(levels) + [DepthLevel(0, 0, 0)] * (DEPTH_LEVELS - len(levels))
+    padded = list(levels) + [DepthLevel(Paise(0), 0, 0)] * (DEPTH_LEVELS - len(levels))
     return b"".join(_DEPTH.pack(lv.quantity, lv.price, min(lv.orders, 0xFFFF)) for lv in padded)
 
 

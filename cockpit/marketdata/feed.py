@@ -56,8 +56,8 @@ class ChainSelection:
 
 def _tick_quote(tick: Tick, previous: Quote | None) -> Quote:
     """A tick as a quote: best bid and ask, last price, OI (the rest kept from before)."""
-    bids = (DepthLevel(tick.bid, 0, 0),) if tick.bid is not None else ()
-    asks = (DepthLevel(tick.ask, 0, 0),) if tick.ask is not None else ()
+    bids: tuple[DepthLevel, ...] = (DepthLevel(tick.bid, 0, 0),) if tick.bid is not None else ()
+    asks: tuple[DepthLevel, ...] = (DepthLevel(tick.ask, 0, 0),) if tick.ask is not None else ()
     if previous is not None and tick.bid is None and tick.ask is None:
         bids, asks = previous.bids, previous.asks  # an ltp-mode tick carries no book
     return Quote(
