@@ -492,6 +492,10 @@ class PaperExchange:
             )
         except asyncio.CancelledError:
             raise
+        except ConnectionError as gone:
+            # The client hung up mid-request: nobody to answer, nothing wrong with the venue.
+            log.debug("client left during %s %s: %s", request.method, request.path, gone)
+            return _error_response(errors.network_error("The client closed the connection."))
         except Exception:
             log.exception("paper exchange: unhandled error on %s %s", request.method, request.path)
             return _error_response(

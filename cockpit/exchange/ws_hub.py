@@ -51,7 +51,12 @@ class TickerHub:
 
     async def serve(self, request: web.Request, user: str) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(heartbeat=None, max_msg_size=1 << 20)
-        await ws.prepare(request)
+        try:
+            await ws.prepare(request)
+        except ConnectionError as exc:
+            # The client went away during the handshake (an app closing as it connects).
+            log.debug("ticker client left during the handshake: %s", exc)
+            return ws
         client = Client(ws=ws, user=user)
         self.clients.add(client)
         log.info("ticker connected (%d clients)", len(self.clients))
