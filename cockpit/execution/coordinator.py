@@ -1,0 +1,1116 @@
+"""The coordinator: the only code that sends orders. It owns every order group and drives each
+through its lifecycle, hedge first.
+
+**Entry.** Protection legs go first — the leg covering the most risk first — sliced into child
+orders at the freeze limit and priced by each leg's :class:`PricePolicy` (a limit at mid ±
+ticks, chased a bounded number of times, then given up). Risk legs are released only as
+protection fills: per underlying/expiry/right, the risk sent never exceeds the protection
+filled, pro rata and in whole lots. When protection stops short (not filled within its chase),
+risk is sized to what did fill. When risk cannot be done, the filled protection is unwound (or
+kept, by setting): if no risk filled the group unwinds to FLAT; if some did, only the excess
+protection is sold back and the smaller group is COMPLETE. Exits are groups of their own whose
+first phase buys the shorts back and whose second sells protection — never more than the
+shorts bought back — so the same engine keeps the invariant in both directions.
+
+**Write-ahead.** Every child order is journalled (durably) before it leaves, with its unique
+client tag, and its broker order id when the broker answers; every transition, order update
+and fill is journalled. An order whose answer is lost is resolved by its tag, never sent again.
+
+**Watching.** Order updates arrive as events (WebSocket or the polling safety net) and wake
+the group; exposure is recomputed on each one and by a 100 ms watchdog; a breach of the hedged
+invariant goes to the :class:`~cockpit.execution.hedger.Hedger`, whose proposals are sent at
+once (policy ``auto``) or after the window's countdown unless the trader holds (``confirm``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import itertools
+import logging
+import secrets
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from cockpit.broker.base import (
+    Broker,
+    BrokerError,
+    BrokerNetworkError,
+    OrderChange,
+    Priority,
+)
+from cockpit.bus import EventBus
+from cockpit.clock import Clock
+from cockpit.domain.events import AlertRaised, AlertSeverity, OrderUpdated, Tick
+from cockpit.domain.groups import (
+    ChildOrder,
+    GroupKind,
+    GroupState,
+    Leg,
+    LegRole,
+    LegSpec,
+    OrderGroup,
+    PricePolicy,
+)
+from cockpit.domain.instruments import Exchange, Instrument, InstrumentStore, OptionChain
+from cockpit.domain.money import Paise
+from cockpit.domain.orders import Order, OrderRequest, OrderStatus, OrderType, Side
+from cockpit.execution.events import ExposureChanged, GroupChanged, HedgeProposed, HedgeResolved
+from cockpit.execution.exposure import (
+    ExposureKey,
+    ExposureTimer,
+    PositionLine,
+    Uncovered,
+    uncovered_by_key,
+)
+from cockpit.execution.hedger import HedgePolicy, Hedger, Proposal, ShortLine
+from cockpit.execution.slicing import slice_by_freeze_limit
+from cockpit.store.journal import Entry, Journal
+
+log = logging.getLogger(__name__)
+
+
+class RiskFailure(enum.StrEnum):
+    """What to do with filled protection when the risk legs cannot be done."""
+
+    UNWIND = "unwind"
+    KEEP_PROTECTION = "keep"
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionSettings:
+    hedge_policy: HedgePolicy = HedgePolicy.CONFIRM
+    hedge_countdown_s: float = 10.0
+    hedge_debounce_s: float = 0.5
+    on_risk_failure: RiskFailure = RiskFailure.UNWIND
+    watchdog_s: float = 0.1
+    reread_after_s: float = 3.0  # re-read a working child's order if it has been silent this long
+    hedge_policy_price: PricePolicy = field(
+        default_factory=lambda: PricePolicy(offset_ticks=20, chase_steps=5, max_chase_ticks=200)
+    )
+
+
+class GroupRejectedError(ValueError):
+    """A group failed validation; the message says why (it is also journalled)."""
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A hedge proposal waiting for the trader (policy confirm)."""
+
+    proposal: Proposal
+    deadline: float
+    held: bool = False
+
+
+class Coordinator:
+    def __init__(
+        self,
+        broker: Broker,
+        journal: Journal,
+        bus: EventBus,
+        clock: Clock,
+        store: InstrumentStore,
+        *,
+        settings: ExecutionSettings | None = None,
+    ) -> None:
+        self._broker = broker
+        self._journal = journal
+        self._bus = bus
+        self._clock = clock
+        self._store = store
+        self.settings = settings or ExecutionSettings()
+        self.groups: dict[str, OrderGroup] = {}
+        self._by_order_id: dict[str, tuple[str, str]] = {}
+        self._by_tag: dict[str, tuple[str, str]] = {}
+        self._wake: dict[str, asyncio.Event] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._quotes: dict[int, tuple[Paise | None, Paise | None, Paise]] = {}
+        self._timer = ExposureTimer()
+        self._hedger = Hedger(debounce_s=self.settings.hedge_debounce_s)
+        self._pending: dict[str, _Pending] = {}
+        self._hedge_groups: dict[str, ExposureKey] = {}
+        self.exposures: dict[ExposureKey, Uncovered] = {}
+        self._seq = itertools.count(1)
+        self._sent_tags: set[str] = set()
+        self._closed = False
+        self._unsubscribe = [
+            bus.subscribe(OrderUpdated, lambda e: self.on_order_update(e.order)),
+            bus.subscribe(Tick, self._on_tick),
+        ]
+        self.orders_sent = 0
+        self.fill_seen_at: dict[str, float] = {}
+        self._child_meta: dict[str, _ChildMeta] = {}
+        self._given_up: dict[str, set[int]] = defaultdict(set)
+
+    # ---- public ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._spawn("coordinator-watchdog", self._watchdog())
+
+    async def submit(self, group: OrderGroup) -> OrderGroup:
+        """Validate ``group`` and start driving it; returns at once (or raises
+        GroupRejectedError after journalling the rejection)."""
+        if self._closed:
+            raise RuntimeError("the coordinator is shut down")
+        self.groups[group.group_id] = group
+        self._wake[group.group_id] = asyncio.Event()
+        await self._journal_group(group, "group.created")
+        problem = self._validate(group)
+        if problem is not None:
+            await self._transition(group, GroupState.REJECTED, problem)
+            raise GroupRejectedError(f"group {group.group_id}: {problem}")
+        await self._transition(group, GroupState.VALIDATED, "checks passed")
+        self._spawn(f"group-{group.group_id}", self._drive(group))
+        return group
+
+    async def wait(self, group_id: str, within: float | None = None) -> OrderGroup:
+        """Until the group is terminal (or NEEDS_ATTENTION)."""
+        group = self.groups[group_id]
+
+        async def until_done() -> None:
+            while not (group.is_terminal or group.state is GroupState.NEEDS_ATTENTION):
+                event = self._wake[group_id]
+                event.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(event.wait(), 0.2)
+
+        await asyncio.wait_for(until_done(), within)
+        return group
+
+    def on_order_update(self, order: Order) -> None:
+        """The broker's latest view of an order (WebSocket, polling or a re-read)."""
+        where = self._by_order_id.get(order.order_id)
+        if where is None and order.tag:
+            where = self._by_tag.get(order.tag)
+            if where is not None:
+                self._by_order_id[order.order_id] = where
+        if where is None:
+            return
+        group = self.groups.get(where[0])
+        if group is None:
+            return
+        child = group.child(where[1])
+        if child.order_id is None:
+            child.order_id = order.order_id
+        if not _newer(child, order):
+            return
+        before = child.filled_quantity
+        child.status = order.status
+        child.filled_quantity = order.filled_quantity
+        child.average_price = order.average_price
+        if order.filled_quantity > before:
+            self.fill_seen_at[child.child_id] = self._clock.monotonic()
+            self._journal_nowait(
+                Entry(
+                    kind="fill",
+                    group_id=group.group_id,
+                    data={
+                        "child_id": child.child_id,
+                        "order_id": order.order_id,
+                        "filled_quantity": order.filled_quantity,
+                        "new_quantity": order.filled_quantity - before,
+                        "average_price": int(order.average_price),
+                    },
+                    state=("children", child.child_id, _child_row(group, child)),
+                )
+            )
+        else:
+            self._journal_nowait(
+                Entry(
+                    kind="order.update",
+                    group_id=group.group_id,
+                    data={
+                        "child_id": child.child_id,
+                        "order_id": order.order_id,
+                        "status": str(order.status),
+                    },
+                    state=("children", child.child_id, _child_row(group, child)),
+                )
+            )
+        self._recompute_exposure()
+        self._publish_group(group, f"{child.tag} {order.status}")
+        self._wake[group.group_id].set()
+
+    def approve(self, proposal_id: str, remedy: str | None = None, reason: str = "") -> None:
+        """The trader approves a hedge (the default remedy, or another)."""
+        pending = self._pending.get(proposal_id)
+        if pending is None:
+            raise KeyError(f"no hedge proposal {proposal_id} is waiting")
+        self._spawn(f"hedge-{proposal_id}", self._send_hedge(pending, remedy, reason or "approved"))
+
+    async def hold(self, proposal_id: str, reason: str) -> None:
+        """The trader holds a hedge: a journalled manual override accepting the exposure."""
+        if not reason.strip():
+            raise ValueError("a hold needs a reason: it is journalled as a manual override")
+        pending = self._pending.pop(proposal_id, None)
+        if pending is None:
+            raise KeyError(f"no hedge proposal {proposal_id} is waiting")
+        pending.held = True
+        proposal = pending.proposal
+        self._hedger.settled(proposal.key, proposal.quantity)
+        await self._journal.write(
+            Entry(
+                kind="override",
+                data={
+                    "what": "hold hedge",
+                    "proposal_id": proposal_id,
+                    "reason": reason,
+                    "key": _key_text(proposal.key),
+                    "quantity": proposal.quantity,
+                },
+                state=("overrides", proposal_id, {"what": "hold hedge", "reason": reason}),
+            )
+        )
+        self._bus.publish(
+            HedgeResolved(
+                at=self._clock.now(), proposal_id=proposal_id, outcome="held", reason=reason
+            )
+        )
+
+    async def aclose(self) -> None:
+        self._closed = True
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # ---- validation -----------------------------------------------------------------------
+
+    def _validate(self, group: OrderGroup) -> str | None:
+        if not group.legs:
+            return "a group needs at least one leg"
+        for leg in group.legs:
+            spec = leg.spec
+            if spec.quantity <= 0 or spec.quantity % spec.lot_size:
+                return (
+                    f"{spec.tradingsymbol}: quantity {spec.quantity} is not a positive multiple "
+                    f"of the lot size {spec.lot_size}"
+                )
+        if group.kind is GroupKind.ENTRY:
+            # Hedged by construction: per key, the risk (shorts) never exceeds the protection.
+            short: dict[ExposureKey, int] = defaultdict(int)
+            long: dict[ExposureKey, int] = defaultdict(int)
+            for leg in group.legs:
+                key = _key(leg.spec)
+                if leg.spec.side is Side.SELL:
+                    short[key] += leg.spec.quantity
+                else:
+                    long[key] += leg.spec.quantity
+            for key, quantity in short.items():
+                if quantity > long.get(key, 0):
+                    return (
+                        f"{_key_text(key)}: {quantity} short against {long.get(key, 0)} long — "
+                        "an entry must not leave a naked short"
+                    )
+        return None
+
+    # ---- driving a group ------------------------------------------------------------------
+
+    async def _drive(self, group: OrderGroup) -> None:
+        try:
+            await self._run_group(group)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            log.exception("group %s: driver failed", group.group_id)
+            await self._attention(group, f"the coordinator failed: {error}")
+
+    async def _run_group(self, group: OrderGroup) -> None:
+        protection = [i for i, leg in enumerate(group.legs) if leg.spec.role is LegRole.PROTECTION]
+        risk = [i for i, leg in enumerate(group.legs) if leg.spec.role is LegRole.RISK]
+        # Protection covering the most risk first.
+        protection.sort(key=lambda i: -self._risk_covered(group, i))
+        if protection:
+            await self._transition(group, GroupState.PROTECTION_WORKING, "protection first")
+            for i in protection:
+                await self._send_leg(group, i, group.legs[i].spec.quantity)
+        else:
+            await self._transition(group, GroupState.RISK_WORKING, "no protection legs")
+        given_up = self._given_up[group.group_id]
+        while True:
+            await self._release_risk(group, risk, given_up)
+            await self._chase(group, given_up)
+            protection_done = all(self._leg_done(group, i, given_up) for i in protection)
+            if protection_done and group.state is GroupState.PROTECTION_WORKING:
+                filled = sum(group.legs[i].filled_quantity for i in protection)
+                if filled == 0:
+                    await self._transition(group, GroupState.FLAT, "no protection filled")
+                    return
+                await self._transition(group, GroupState.PROTECTION_FILLED, "protection done")
+                await self._transition(group, GroupState.RISK_WORKING, "risk sized to it")
+                # Risk legs are capped by the protection that actually filled.
+                for i in risk:
+                    self._cap_risk(group, i)
+                continue
+            if group.state is GroupState.RISK_WORKING and all(
+                self._leg_done(group, i, given_up) for i in risk
+            ):
+                await self._finish(group, protection, risk)
+                return
+            event = self._wake[group.group_id]
+            event.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), 0.1)
+
+    def _risk_covered(self, group: OrderGroup, index: int) -> int:
+        key = _key(group.legs[index].spec)
+        return sum(
+            leg.spec.quantity
+            for leg in group.legs
+            if leg.spec.role is LegRole.RISK and _key(leg.spec) == key
+        )
+
+    def _leg_done(self, group: OrderGroup, index: int, given_up: set[int]) -> bool:
+        leg = group.legs[index]
+        if leg.working_quantity > 0:
+            return False
+        if leg.filled_quantity >= leg.spec.quantity or index in given_up:
+            return True
+        if leg.spec.role is LegRole.PROTECTION:
+            # Protection is sent once; when all its children are final, it is what it is.
+            return bool(leg.children) and all(c.is_terminal for c in leg.children)
+        # Risk is done when it can no longer grow: protection finished, nothing sendable.
+        return group.state is GroupState.RISK_WORKING and self._sendable(group, index) == 0
+
+    def _cap_risk(self, group: OrderGroup, index: int) -> None:
+        """Shrink a risk leg to what the filled protection of its key allows."""
+        leg = group.legs[index]
+        allowed = self._risk_allowance(group, index, include_working=True)
+        sent = leg.filled_quantity + leg.working_quantity
+        leg.spec = _with_quantity(leg.spec, min(leg.spec.quantity, sent + max(0, allowed)))
+
+    def _risk_allowance(self, group: OrderGroup, index: int, *, include_working: bool) -> int:
+        """How much more of risk leg ``index`` may be sent now: protection filled for its key,
+        less risk of that key already sent, in whole lots."""
+        spec = group.legs[index].spec
+        key = _key(spec)
+        protected = sum(
+            leg.filled_quantity
+            for leg in group.legs
+            if leg.spec.role is LegRole.PROTECTION and _key(leg.spec) == key
+        )
+        used = sum(
+            leg.filled_quantity + (leg.working_quantity if include_working else 0)
+            for leg in group.legs
+            if leg.spec.role is LegRole.RISK and _key(leg.spec) == key
+        )
+        room = protected - used
+        return max(0, room - room % spec.lot_size)
+
+    def _sendable(self, group: OrderGroup, index: int) -> int:
+        leg = group.legs[index]
+        remaining = leg.spec.quantity - leg.filled_quantity - leg.working_quantity
+        if leg.spec.role is LegRole.RISK:
+            remaining = min(remaining, self._risk_allowance(group, index, include_working=True))
+        return max(0, remaining)
+
+    async def _release_risk(self, group: OrderGroup, risk: list[int], given_up: set[int]) -> None:
+        """Send what the filled protection now allows of each risk leg (never what was given
+        up: a refused or exhausted risk leg is not retried)."""
+        for i in risk:
+            leg = group.legs[i]
+            if any(
+                c.status is OrderStatus.REJECTED and not c.filled_quantity for c in leg.children
+            ):
+                given_up.add(i)
+            if i in given_up:
+                continue
+            quantity = self._sendable(group, i)
+            if quantity > 0:
+                await self._send_leg(group, i, quantity)
+
+    async def _chase(self, group: OrderGroup, given_up: set[int]) -> None:
+        now = self._clock.monotonic()
+        for index, leg in enumerate(group.legs):
+            policy = leg.spec.price_policy
+            for child in leg.children:
+                if not child.is_working or child.order_id is None:
+                    continue
+                meta = self._child_meta.setdefault(child.child_id, _ChildMeta(sent_at=now))
+                if now - meta.last_check >= self.settings.reread_after_s:
+                    meta.last_check = now
+                    self._spawn(f"reread-{child.child_id}", self._reread(child.order_id))
+                if now - meta.moved_at < policy.chase_every_s:
+                    continue
+                meta.moved_at = now
+                if meta.first_limit is None:
+                    continue
+                meta.step += 1
+                new_limit = policy.chased_limit(
+                    leg.spec.side, meta.first_limit, meta.step, leg.spec.tick_size_paise
+                )
+                if new_limit is None:
+                    # Chased as far as allowed: stop and decide — give up the rest.
+                    given_up.add(index)
+                    await self._cancel(group, child, "chase exhausted")
+                    continue
+                try:
+                    await self._broker.modify(
+                        child.order_id, OrderChange(price=new_limit), priority=_priority(group)
+                    )
+                    child.price = new_limit
+                    self._journal_nowait(
+                        Entry(
+                            kind="child.chased",
+                            group_id=group.group_id,
+                            data={
+                                "child_id": child.child_id,
+                                "price": int(new_limit),
+                                "step": meta.step,
+                            },
+                        )
+                    )
+                except BrokerError as error:
+                    log.info("group %s: chase of %s refused: %s", group.group_id, child.tag, error)
+
+    async def _reread(self, order_id: str) -> None:
+        with contextlib.suppress(BrokerError):
+            history = await self._broker.order_history(order_id)
+            if history:
+                self.on_order_update(history[-1])
+
+    async def _finish(self, group: OrderGroup, protection: list[int], risk: list[int]) -> None:
+        risk_filled = sum(group.legs[i].filled_quantity for i in risk)
+        risk_planned = sum(group.legs[i].spec.quantity for i in risk)
+        excess = self._excess_protection(group)
+        keep = self.settings.on_risk_failure is RiskFailure.KEEP_PROTECTION
+        if risk and risk_filled == 0 and not keep:
+            await self._transition(group, GroupState.UNWINDING, "risk legs could not be done")
+            await self._unwind(group, {i: group.legs[i].filled_quantity for i in protection})
+            await self._transition(group, GroupState.FLAT, "protection unwound")
+            return
+        if excess and not keep:
+            await self._unwind(group, excess)
+        detail = (
+            "all legs filled"
+            if risk_filled == risk_planned
+            else f"risk {risk_filled} of {risk_planned}: sized to the protection filled"
+        )
+        await self._transition(group, GroupState.COMPLETE, detail)
+
+    def _excess_protection(self, group: OrderGroup) -> dict[int, int]:
+        """Per protection leg, the filled quantity no filled risk of its key needs."""
+        excess: dict[int, int] = {}
+        need: dict[ExposureKey, int] = defaultdict(int)
+        for leg in group.legs:
+            if leg.spec.role is LegRole.RISK:
+                need[_key(leg.spec)] += leg.filled_quantity
+        for i, leg in enumerate(group.legs):
+            if leg.spec.role is not LegRole.PROTECTION or group.kind is not GroupKind.ENTRY:
+                continue
+            key = _key(leg.spec)
+            use = min(leg.filled_quantity, need[key])
+            need[key] -= use
+            spare = leg.filled_quantity - use
+            if spare > 0:
+                excess[i] = spare
+        return excess
+
+    async def _unwind(self, group: OrderGroup, quantities: dict[int, int]) -> None:
+        """Close ``quantities`` of the given (protection) legs with aggressive limit orders,
+        chased until done; this runs inside the group and is journalled like any child."""
+        for index, quantity in quantities.items():
+            if quantity <= 0:
+                continue
+            leg = group.legs[index]
+            spec = _with_quantity(leg.spec, quantity)
+            closing = LegSpec(
+                role=LegRole.RISK,
+                side=Side.SELL if spec.side is Side.BUY else Side.BUY,
+                tradingsymbol=spec.tradingsymbol,
+                instrument_token=spec.instrument_token,
+                exchange=spec.exchange,
+                underlying=spec.underlying,
+                expiry=spec.expiry,
+                strike=spec.strike,
+                right=spec.right,
+                lot_size=spec.lot_size,
+                tick_size_paise=spec.tick_size_paise,
+                freeze_quantity=spec.freeze_quantity,
+                quantity=quantity,
+                product=spec.product,
+                price_policy=self.settings.hedge_policy_price,
+            )
+            group.legs.append(Leg(spec=closing))
+            new_index = len(group.legs) - 1
+            await self._send_leg(group, new_index, quantity)
+            deadline = self._clock.monotonic() + 60
+            given_up = self._given_up[group.group_id]
+            while group.legs[new_index].filled_quantity < quantity:
+                if self._clock.monotonic() > deadline or new_index in given_up:
+                    await self._attention(group, f"could not unwind {spec.tradingsymbol}")
+                    return
+                await self._chase(group, given_up)
+                if group.legs[new_index].working_quantity == 0:
+                    left = quantity - group.legs[new_index].filled_quantity
+                    if left > 0:
+                        await self._send_leg(group, new_index, left)
+                event = self._wake[group.group_id]
+                event.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(event.wait(), 0.1)
+
+    # ---- sending ------------------------------------------------------------------------
+
+    async def _send_leg(self, group: OrderGroup, index: int, quantity: int) -> None:
+        leg = group.legs[index]
+        spec = leg.spec
+        try:
+            sizes = slice_by_freeze_limit(quantity, spec.lot_size, spec.freeze_quantity)
+        except ValueError as error:
+            await self._attention(group, f"{spec.tradingsymbol}: {error}")
+            return
+        bid, ask, _last = self._quotes.get(spec.instrument_token, (None, None, Paise(0)))
+        if bid is None or ask is None:
+            bid, ask = await self._fetch_touch(spec)
+        first = spec.price_policy.first_limit(spec.side, bid, ask, spec.tick_size_paise)
+        if first is None and group.kind is GroupKind.ENTRY:
+            # No two-sided market: an entry never crosses blindly; the leg is given up.
+            self._given_up[group.group_id].add(index)
+            self._alert(group, AlertSeverity.WARNING, f"{spec.tradingsymbol}: no two-sided market")
+            self._wake[group.group_id].set()
+            return
+        for size in sizes:
+            seq = len(leg.children) + 1
+            child = ChildOrder(
+                child_id=f"{group.group_id}-{index}-{seq}",
+                leg_index=index,
+                seq=seq,
+                tag=self._new_tag(group, index, seq),
+                quantity=size,
+                price=first,
+            )
+            leg.children.append(child)
+            await self._place(group, child, spec, first)
+
+    async def _fetch_touch(self, spec: LegSpec) -> tuple[Paise | None, Paise | None]:
+        key = f"{spec.exchange}:{spec.tradingsymbol}"
+        try:
+            quote = (await self._broker.quotes([key])).get(key)
+        except BrokerError as error:
+            log.warning("no quote for %s: %s", spec.tradingsymbol, error)
+            return None, None
+        if quote is None:
+            return None, None
+        bid = quote.bids[0].price if quote.bids else None
+        ask = quote.asks[0].price if quote.asks else None
+        self._quotes[spec.instrument_token] = (bid, ask, quote.last_price)
+        return bid, ask
+
+    def _new_tag(self, group: OrderGroup, index: int, seq: int) -> str:
+        tag = f"c{group.group_id[-8:]}{index:x}{seq:03x}"
+        while tag in self._sent_tags:
+            tag = "c" + secrets.token_hex(6)
+        return tag[:20]
+
+    async def _place(
+        self, group: OrderGroup, child: ChildOrder, spec: LegSpec, price: Paise | None
+    ) -> None:
+        child.sent = True
+        self._by_tag[child.tag] = (group.group_id, child.child_id)
+        self._sent_tags.add(child.tag)
+        # Write-ahead: the intent is durable before the order leaves.
+        await self._journal.write(
+            Entry(
+                kind="child.intent",
+                group_id=group.group_id,
+                data=_child_row(group, child),
+                state=("children", child.child_id, _child_row(group, child)),
+            )
+        )
+        if price is None:
+            request = OrderRequest(
+                tradingsymbol=spec.tradingsymbol,
+                exchange=Exchange(spec.exchange),
+                side=spec.side,
+                quantity=child.quantity,
+                order_type=OrderType.MARKET,
+                product=spec.product,
+                tag=child.tag,
+                market_protection=-1,
+            )
+        else:
+            request = OrderRequest(
+                tradingsymbol=spec.tradingsymbol,
+                exchange=Exchange(spec.exchange),
+                side=spec.side,
+                quantity=child.quantity,
+                order_type=OrderType.LIMIT,
+                product=spec.product,
+                price=price,
+                tag=child.tag,
+            )
+        self._child_meta[child.child_id] = _ChildMeta(
+            sent_at=self._clock.monotonic(), first_limit=price
+        )
+        try:
+            order_id = await self._broker.place(request, priority=_priority(group))
+        except BrokerNetworkError as error:
+            # The broker adapter already looked for the tag; an unknown outcome is resolved by
+            # reconciliation, never by sending again.
+            child.status = OrderStatus.REJECTED
+            self._journal_nowait(
+                Entry(
+                    kind="child.unknown",
+                    group_id=group.group_id,
+                    data={"child_id": child.child_id, "error": str(error)},
+                )
+            )
+            self._alert(group, AlertSeverity.WARNING, f"{spec.tradingsymbol}: {error}")
+            return
+        except BrokerError as error:
+            child.status = OrderStatus.REJECTED
+            self._journal_nowait(
+                Entry(
+                    kind="child.rejected",
+                    group_id=group.group_id,
+                    data={"child_id": child.child_id, "error": str(error)},
+                    state=("children", child.child_id, _child_row(group, child)),
+                )
+            )
+            self._alert(group, AlertSeverity.WARNING, f"{spec.tradingsymbol} refused: {error}")
+            self._wake[group.group_id].set()
+            return
+        self.orders_sent += 1
+        child.order_id = child.order_id or order_id
+        if child.status is None:
+            child.status = OrderStatus.OPEN
+        self._by_order_id[order_id] = (group.group_id, child.child_id)
+        self._journal_nowait(
+            Entry(
+                kind="child.acked",
+                group_id=group.group_id,
+                data={"child_id": child.child_id, "order_id": order_id},
+                state=("children", child.child_id, _child_row(group, child)),
+            )
+        )
+        self._publish_group(group, f"{child.tag} sent")
+        self._spawn(f"reread-{child.child_id}", self._reread(order_id))
+
+    async def _cancel(self, group: OrderGroup, child: ChildOrder, reason: str) -> None:
+        if child.order_id is None:
+            return
+        try:
+            await self._broker.cancel(child.order_id, priority=_priority(group))
+        except BrokerError as error:
+            log.info("group %s: cancel of %s: %s", group.group_id, child.tag, error)
+        await self._reread(child.order_id)
+        self._journal_nowait(
+            Entry(
+                kind="child.cancel",
+                group_id=group.group_id,
+                data={"child_id": child.child_id, "reason": reason},
+            )
+        )
+
+    # ---- state, journal, events -----------------------------------------------------------
+
+    async def _transition(self, group: OrderGroup, to: GroupState, reason: str) -> None:
+        before = group.state
+        group.transition(to, self._clock.now(), reason)
+        await self._journal.write(
+            Entry(
+                kind="group.transition",
+                group_id=group.group_id,
+                data={"from": str(before), "to": str(to), "reason": reason},
+                state=("groups", group.group_id, _group_row(group)),
+            )
+        )
+        log.info("group %s: %s → %s (%s)", group.group_id, before, to, reason)
+        self._publish_group(group, reason)
+        self._wake[group.group_id].set()
+        if to is GroupState.REJECTED or to is GroupState.NEEDS_ATTENTION:
+            severity = (
+                AlertSeverity.CRITICAL
+                if to is GroupState.NEEDS_ATTENTION
+                else (AlertSeverity.WARNING)
+            )
+            self._alert(group, severity, f"{to}: {reason}")
+
+    async def _attention(self, group: OrderGroup, reason: str) -> None:
+        if group.is_terminal or group.state is GroupState.NEEDS_ATTENTION:
+            return
+        await self._transition(group, GroupState.NEEDS_ATTENTION, reason)
+
+    async def _journal_group(self, group: OrderGroup, kind: str) -> None:
+        await self._journal.write(
+            Entry(
+                kind=kind,
+                group_id=group.group_id,
+                data=_group_row(group),
+                state=("groups", group.group_id, _group_row(group)),
+            )
+        )
+
+    def _journal_nowait(self, entry: Entry) -> None:
+        future = self._journal.write_nowait(entry)
+        future.add_done_callback(_log_journal_failure)
+
+    def _publish_group(self, group: OrderGroup, detail: str) -> None:
+        self._bus.publish(
+            GroupChanged(
+                at=self._clock.now(), group_id=group.group_id, state=str(group.state), detail=detail
+            )
+        )
+
+    def _alert(self, group: OrderGroup | None, severity: AlertSeverity, message: str) -> None:
+        alert_id = f"a{next(self._seq)}-{secrets.token_hex(3)}"
+        title = f"group {group.group_id}" if group is not None else "exposure"
+        self._journal_nowait(
+            Entry(
+                kind="alert",
+                group_id=group.group_id if group else None,
+                data={"severity": str(severity), "message": message},
+                state=("alerts", alert_id, {"severity": str(severity), "message": message}),
+            )
+        )
+        self._bus.publish(
+            AlertRaised(
+                at=self._clock.now(),
+                alert_id=alert_id,
+                severity=severity,
+                title=title,
+                message=message,
+                source="coordinator",
+            )
+        )
+
+    # ---- exposure and hedging -------------------------------------------------------------
+
+    def _lines(self) -> list[PositionLine]:
+        lines = []
+        for group in self.groups.values():
+            for leg in group.legs:
+                filled = leg.filled_quantity
+                if not filled:
+                    continue
+                lines.append(
+                    PositionLine(
+                        key=_key(leg.spec),
+                        strike=leg.spec.strike,
+                        quantity=leg.spec.side.sign * filled,
+                        average_price=leg.average_price,
+                    )
+                )
+        return lines
+
+    def _recompute_exposure(self) -> None:
+        now = self._clock.monotonic()
+        self.exposures = uncovered_by_key(_net_lines(self._lines()))
+        self._timer.update(self.exposures, now)
+        self._bus.publish(
+            ExposureChanged(
+                at=self._clock.now(),
+                monotonic=now,
+                exposures=tuple(self.exposures.values()),
+                open_windows=tuple(self._timer.open_windows()),
+            )
+        )
+        self._check_hedges(now)
+
+    def _check_hedges(self, now: float) -> None:
+        if self._closed:
+            return
+        shorts = self._shorts()
+        working = self._working_hedges()
+        proposals = self._hedger.evaluate(
+            self.exposures, working, shorts, self._chain_of, self._ask_of, now
+        )
+        for proposal in proposals:
+            auto = self.settings.hedge_policy is HedgePolicy.AUTO
+            deadline = now + self.settings.hedge_countdown_s
+            pending = _Pending(proposal, deadline)
+            self._pending[proposal.proposal_id] = pending
+            since = self._hedger.breach_since(proposal.key) or now
+            self._bus.publish(
+                HedgeProposed(
+                    at=self._clock.now(),
+                    proposal_id=proposal.proposal_id,
+                    key=proposal.key,
+                    uncovered_quantity=proposal.quantity,
+                    unhedged_since=since,
+                    remedies=proposal.remedies,
+                    default_remedy=proposal.default_remedy,
+                    deadline=None if auto else deadline,
+                )
+            )
+            self._journal_nowait(
+                Entry(
+                    kind="hedge.proposed",
+                    data={
+                        "proposal_id": proposal.proposal_id,
+                        "key": _key_text(proposal.key),
+                        "quantity": proposal.quantity,
+                        "policy": str(self.settings.hedge_policy),
+                    },
+                )
+            )
+            self._alert(
+                None,
+                AlertSeverity.CRITICAL,
+                f"{_key_text(proposal.key)}: {proposal.quantity} short uncovered — "
+                + ("hedging now" if auto else "hedge proposed"),
+            )
+            if auto:
+                self._spawn(
+                    f"hedge-{proposal.proposal_id}", self._send_hedge(pending, None, "auto")
+                )
+        for proposal_id, pending in list(self._pending.items()):
+            if not pending.held and now >= pending.deadline:
+                self._spawn(f"hedge-{proposal_id}", self._send_hedge(pending, None, "countdown"))
+
+    async def _send_hedge(self, pending: _Pending, remedy: str | None, reason: str) -> None:
+        proposal = pending.proposal
+        if self._pending.pop(proposal.proposal_id, None) is None:
+            return  # already sent or held
+        exposure = self.exposures.get(proposal.key)
+        working = self._working_hedges().get(proposal.key, 0)
+        still = (exposure.uncovered_quantity if exposure else 0) - working
+        if still <= 0:
+            self._hedger.settled(proposal.key, proposal.quantity)
+            self._bus.publish(
+                HedgeResolved(
+                    at=self._clock.now(),
+                    proposal_id=proposal.proposal_id,
+                    outcome="overtaken",
+                    reason="the exposure closed",
+                )
+            )
+            return
+        name = remedy or proposal.default_remedy
+        legs = proposal.legs.get(name) or next(iter(proposal.legs.values()))
+        quantity = min(still, proposal.quantity)
+        group = OrderGroup(
+            group_id=f"H{secrets.token_hex(4)}",
+            kind=GroupKind.HEDGE,
+            legs=[],
+            created_at=self._clock.now(),
+        )
+        left = quantity
+        for instrument, leg_quantity in legs:
+            take = min(left, leg_quantity)
+            if take <= 0:
+                break
+            group.legs.append(Leg(spec=self._hedge_spec(instrument, take)))
+            left -= take
+        self._hedge_groups[group.group_id] = proposal.key
+        self._hedger.settled(proposal.key, proposal.quantity)
+        try:
+            await self.submit(group)
+        except GroupRejectedError as error:
+            log.error("hedge %s rejected: %s", proposal.proposal_id, error)
+            return
+        self._bus.publish(
+            HedgeResolved(
+                at=self._clock.now(),
+                proposal_id=proposal.proposal_id,
+                outcome="sent",
+                remedy=name,
+                group_id=group.group_id,
+                reason=reason,
+            )
+        )
+
+    def _hedge_spec(self, instrument: Instrument, quantity: int) -> LegSpec:
+        assert instrument.expiry is not None and instrument.strike is not None
+        return LegSpec(
+            role=LegRole.PROTECTION,
+            side=Side.BUY,
+            tradingsymbol=instrument.tradingsymbol,
+            instrument_token=instrument.instrument_token,
+            exchange=str(instrument.exchange),
+            underlying=instrument.name,
+            expiry=instrument.expiry,
+            strike=instrument.strike,
+            right=str(instrument.instrument_type),
+            lot_size=instrument.lot_size,
+            tick_size_paise=instrument.tick_size_paise,
+            freeze_quantity=instrument.freeze_quantity,
+            quantity=quantity,
+            price_policy=self.settings.hedge_policy_price,
+        )
+
+    def _working_hedges(self) -> dict[ExposureKey, int]:
+        """Buy quantity working (sent, not yet filled) in hedge groups, per key."""
+        working: dict[ExposureKey, int] = defaultdict(int)
+        for group_id in self._hedge_groups:
+            group = self.groups.get(group_id)
+            if group is None:
+                continue
+            for leg in group.legs:
+                if leg.spec.side is Side.BUY:
+                    pending = (
+                        leg.spec.quantity - leg.filled_quantity if not group.is_terminal else 0
+                    )
+                    working[_key(leg.spec)] += max(0, pending)
+        return working
+
+    def _shorts(self) -> list[ShortLine]:
+        by_token: dict[int, ShortLine] = {}
+        net: dict[int, int] = defaultdict(int)
+        specs: dict[int, LegSpec] = {}
+        for group in self.groups.values():
+            for leg in group.legs:
+                net[leg.spec.instrument_token] += leg.spec.side.sign * leg.filled_quantity
+                specs[leg.spec.instrument_token] = leg.spec
+        for token, quantity in net.items():
+            if quantity < 0:
+                spec = specs[token]
+                by_token[token] = ShortLine(
+                    _key(spec), spec.strike, spec.tradingsymbol, token, -quantity
+                )
+        return list(by_token.values())
+
+    def _chain_of(self, key: ExposureKey) -> OptionChain | None:
+        try:
+            return self._store.chain(key.underlying, key.expiry)
+        except LookupError:
+            return None
+
+    def _ask_of(self, token: int) -> Paise | None:
+        quote = self._quotes.get(token)
+        return quote[1] if quote is not None else None
+
+    def _on_tick(self, tick: Tick) -> None:
+        self._quotes[tick.instrument_token] = (tick.bid, tick.ask, tick.last_price)
+
+    async def _watchdog(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.watchdog_s)
+            try:
+                self._recompute_exposure()
+            except Exception:
+                log.exception("exposure watchdog failed; it keeps running")
+
+    def _spawn(self, name: str, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+
+@dataclass(slots=True)
+class _ChildMeta:
+    sent_at: float
+    first_limit: Paise | None = None
+    step: int = 0
+    moved_at: float = field(default=0.0)
+    last_check: float = field(default=0.0)
+
+    def __post_init__(self) -> None:
+        self.moved_at = self.moved_at or self.sent_at
+        self.last_check = self.last_check or self.sent_at
+
+
+def _log_journal_failure(future: asyncio.Future[int]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.error("journal write failed: %s", future.exception())
+
+
+def _newer(child: ChildOrder, order: Order) -> bool:
+    """Whether ``order`` is news for ``child``: fills never go backwards and a terminal state
+    is final (late or duplicate updates are dropped)."""
+    if order.filled_quantity < child.filled_quantity:
+        return False
+    if child.is_terminal and order.filled_quantity == child.filled_quantity:
+        return False
+    return not (order.status == child.status and order.filled_quantity == child.filled_quantity)
+
+
+def _priority(group: OrderGroup) -> Priority:
+    if group.kind is GroupKind.HEDGE:
+        return Priority.EMERGENCY
+    if group.kind is GroupKind.EXIT:
+        return Priority.EXIT
+    return Priority.ORDER
+
+
+def _key(spec: LegSpec) -> ExposureKey:
+    return ExposureKey(spec.underlying, spec.expiry, spec.right)
+
+
+def _key_text(key: ExposureKey) -> str:
+    return f"{key.underlying} {key.expiry:%d %b} {key.right}"
+
+
+def _with_quantity(spec: LegSpec, quantity: int) -> LegSpec:
+    from dataclasses import replace
+
+    return replace(spec, quantity=quantity)
+
+
+def _net_lines(lines: Iterable[PositionLine]) -> list[PositionLine]:
+    """Net the lines per strike (an entry and its exit on one contract cancel out)."""
+    net: dict[tuple[ExposureKey, Any], list[int]] = {}
+    for line in lines:
+        slot = net.setdefault((line.key, line.strike), [0, 0, 0])
+        slot[0] += line.quantity
+        slot[1] += abs(line.quantity) * int(line.average_price)
+        slot[2] += abs(line.quantity)
+    out = []
+    for (key, strike), (quantity, value, units) in net.items():
+        if quantity == 0:
+            continue
+        out.append(
+            PositionLine(
+                key=key,
+                strike=strike,
+                quantity=quantity,
+                average_price=Paise(value // units if units else 0),
+            )
+        )
+    return out
+
+
+def _child_row(group: OrderGroup, child: ChildOrder) -> dict[str, Any]:
+    spec = group.legs[child.leg_index].spec
+    return {
+        "child_id": child.child_id,
+        "group_id": group.group_id,
+        "leg_index": child.leg_index,
+        "tag": child.tag,
+        "tradingsymbol": spec.tradingsymbol,
+        "side": str(spec.side),
+        "quantity": child.quantity,
+        "price": int(child.price) if child.price is not None else None,
+        "order_id": child.order_id,
+        "status": str(child.status) if child.status is not None else None,
+        "filled_quantity": child.filled_quantity,
+        "average_price": int(child.average_price),
+    }
+
+
+def _group_row(group: OrderGroup) -> dict[str, Any]:
+    return {
+        "group_id": group.group_id,
+        "kind": str(group.kind),
+        "state": str(group.state),
+        "created_at": group.created_at.isoformat(),
+        "parent_id": group.parent_id,
+        "legs": [
+            {
+                "role": str(leg.spec.role),
+                "side": str(leg.spec.side),
+                "tradingsymbol": leg.spec.tradingsymbol,
+                "instrument_token": leg.spec.instrument_token,
+                "underlying": leg.spec.underlying,
+                "expiry": leg.spec.expiry.isoformat(),
+                "strike": str(leg.spec.strike),
+                "right": leg.spec.right,
+                "quantity": leg.spec.quantity,
+                "filled_quantity": leg.filled_quantity,
+            }
+            for leg in group.legs
+        ],
+    }
+
+
+def _now_text(at: datetime) -> str:
+    return at.isoformat()
