@@ -505,9 +505,10 @@ class Journal:
         group_id: str | None = None,
         since: int = 0,
         kinds: Collection[str] | None = None,
+        limit: int | None = None,
     ) -> list[JournalEvent]:
         """Committed events with ``seq > since``, oldest first, optionally of one group and of
-        some kinds only."""
+        some kinds only, at most ``limit`` of them (page on with ``since=last.seq``)."""
         clauses = ["seq > ?"]
         params: list[Any] = [since]
         if group_id is not None:
@@ -519,11 +520,12 @@ class Journal:
                 return []
             clauses.append(f"kind IN ({', '.join('?' * len(kind_list))})")
             params.extend(kind_list)
-        rows = await self._read(
-            "SELECT seq, at, kind, group_id, data FROM events "
-            f"WHERE {' AND '.join(clauses)} ORDER BY seq",
-            params,
-        )
+        sql = f"SELECT seq, at, kind, group_id, data FROM events WHERE {' AND '.join(clauses)}"
+        sql += " ORDER BY seq"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        rows = await self._read(sql, params)
         return [
             JournalEvent(
                 seq=seq,

@@ -284,6 +284,8 @@ def test_events_are_filtered_by_group_kind_and_since(path: Path) -> None:
             assert [e.seq for e in await journal.events(kinds=kinds)] == [3, 5]
             assert [e.seq for e in await journal.events(group_id="g1", since=3)] == [5]
             assert await journal.events(kinds=[]) == []
+            assert [e.seq for e in await journal.events(limit=2)] == [1, 2]
+            assert [e.seq for e in await journal.events(since=2, limit=2)] == [3, 4]
             assert await journal.events(group_id="nobody") == []
 
     asyncio.run(main())
@@ -538,6 +540,19 @@ def test_no_thread_or_task_is_left_after_aclose(path: Path) -> None:
     threads = threading.active_count()
     asyncio.run(main())
     assert threading.active_count() == threads
+
+
+def test_a_journal_that_cannot_be_created_is_a_clear_error(tmp_path: Path) -> None:
+    not_a_folder = tmp_path / "home"
+    not_a_folder.write_text("a file where the folder should be")
+    path = not_a_folder / "cockpit.db"
+
+    async def main() -> None:
+        with pytest.raises(JournalError, match="cannot create the journal") as raised:
+            await Journal.open(path)
+        assert str(path) in str(raised.value)
+
+    asyncio.run(main())
 
 
 def test_a_failed_open_leaves_no_thread_behind(path: Path) -> None:
