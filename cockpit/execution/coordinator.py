@@ -146,6 +146,8 @@ class Coordinator:
         self.fill_seen_at: dict[str, float] = {}
         self._child_meta: dict[str, _ChildMeta] = {}
         self._given_up: dict[str, set[int]] = defaultdict(set)
+        # Broker positions no group explains (an external order, a discovery at reconciliation).
+        self.external: dict[int, tuple[Instrument, int]] = {}
 
     # ---- public ---------------------------------------------------------------------------
 
@@ -235,6 +237,39 @@ class Coordinator:
         self._recompute_exposure()
         self._publish_group(group, f"{child.tag} {order.status}")
         self._wake[group.group_id].set()
+
+    async def reconcile_positions(self) -> dict[int, tuple[Instrument, int]]:
+        """Compare the broker's positions with what the groups filled; the difference is
+        external — shown, alerted, and counted in exposure so a naked short from anywhere is
+        hedged like one of ours. Broker wins: its quantity is the truth."""
+        positions = await self._broker.positions()
+        explained: dict[int, int] = defaultdict(int)
+        for group in self.groups.values():
+            for leg in group.legs:
+                explained[leg.spec.instrument_token] += leg.signed_filled
+        external: dict[int, tuple[Instrument, int]] = {}
+        for position in positions:
+            difference = position.quantity - explained.get(position.instrument_token, 0)
+            if difference == 0:
+                continue
+            try:
+                instrument = self._store.get(position.instrument_token)
+            except LookupError:
+                continue
+            if instrument.expiry is None or str(instrument.instrument_type) not in {"CE", "PE"}:
+                continue
+            external[position.instrument_token] = (instrument, difference)
+            known = self.external.get(position.instrument_token)
+            if known is None or known[1] != difference:
+                self._alert(
+                    None,
+                    AlertSeverity.WARNING,
+                    f"external position: {instrument.tradingsymbol} {difference:+d} is not "
+                    "explained by any group",
+                )
+        self.external = external
+        self._recompute_exposure()
+        return external
 
     def approve(self, proposal_id: str, remedy: str | None = None, reason: str = "") -> None:
         """The trader approves a hedge (the default remedy, or another)."""
@@ -785,7 +820,18 @@ class Coordinator:
     # ---- exposure and hedging -------------------------------------------------------------
 
     def _lines(self) -> list[PositionLine]:
-        lines = []
+        lines = [
+            PositionLine(
+                key=ExposureKey(
+                    instrument.name, instrument.expiry, str(instrument.instrument_type)
+                ),
+                strike=instrument.strike,
+                quantity=quantity,
+                average_price=Paise(0),
+            )
+            for instrument, quantity in self.external.values()
+            if instrument.expiry is not None and instrument.strike is not None
+        ]
         for group in self.groups.values():
             for leg in group.legs:
                 filled = leg.filled_quantity
@@ -960,6 +1006,10 @@ class Coordinator:
             for leg in group.legs:
                 net[leg.spec.instrument_token] += leg.spec.side.sign * leg.filled_quantity
                 specs[leg.spec.instrument_token] = leg.spec
+        for token, (instrument, quantity) in self.external.items():
+            net[token] += quantity
+            if token not in specs and instrument.expiry is not None:
+                specs[token] = self._hedge_spec(instrument, instrument.lot_size)
         for token, quantity in net.items():
             if quantity < 0:
                 spec = specs[token]
