@@ -12,13 +12,24 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, Signal
 
 from cockpit.bus import EventBus
-from cockpit.domain.events import ConnectionChanged, FundsChanged, MarketClockChanged
+from cockpit.domain.events import (
+    AlertRaised,
+    ConnectionChanged,
+    FundsChanged,
+    MarketClockChanged,
+)
+from cockpit.execution.events import ExposureChanged, GroupChanged, HedgeProposed, HedgeResolved
 
 
 class EventBridge(QObject):
     marketClockChanged = Signal(object)
     connectionChanged = Signal(object)
     fundsChanged = Signal(object)
+    groupChanged = Signal(object)  # GroupChanged
+    exposureChanged = Signal(object)  # ExposureChanged
+    hedgeProposed = Signal(object)  # HedgeProposed
+    hedgeResolved = Signal(object)  # HedgeResolved
+    alertRaised = Signal(object)  # AlertRaised
 
     def __init__(self, bus: EventBus, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -27,6 +38,11 @@ class EventBridge(QObject):
             bus.subscribe(MarketClockChanged, self.marketClockChanged.emit),
             bus.subscribe(ConnectionChanged, self.connectionChanged.emit),
             bus.subscribe(FundsChanged, self.fundsChanged.emit),
+            bus.subscribe(GroupChanged, self.groupChanged.emit),
+            bus.subscribe(ExposureChanged, self.exposureChanged.emit),
+            bus.subscribe(HedgeProposed, self.hedgeProposed.emit),
+            bus.subscribe(HedgeResolved, self.hedgeResolved.emit),
+            bus.subscribe(AlertRaised, self.alertRaised.emit),
         ]
 
     def detach(self) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
@@ -24,8 +25,13 @@ from PySide6.QtWidgets import (
 
 from cockpit import __version__
 from cockpit.ui.chain_panel import ChainPanel
+from cockpit.ui.exposure_panel import ExposurePanel
+from cockpit.ui.groups_panel import GroupsPanel
 from cockpit.ui.log_dock import LogPanel, QtLogHandler
 from cockpit.ui.status_bar import CockpitStatusBar
+
+if TYPE_CHECKING:
+    from cockpit.ui.hedge_dialog import ExecutionWiring
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +123,16 @@ class MainWindow(QMainWindow):
         self.docks: dict[str, QDockWidget] = {}
         self.log_panel = LogPanel(log_handler, self)
         self.chain_panel = ChainPanel(self)
-        panels: dict[str, QWidget] = {"logDock": self.log_panel, "chainDock": self.chain_panel}
+        self.groups_panel = GroupsPanel(self)
+        self.exposure_panel = ExposurePanel(self)
+        # Set by cockpit.ui.hedge_dialog.connect_execution once a coordinator exists.
+        self.execution: ExecutionWiring | None = None
+        panels: dict[str, QWidget] = {
+            "logDock": self.log_panel,
+            "chainDock": self.chain_panel,
+            "groupsDock": self.groups_panel,
+            "exposureDock": self.exposure_panel,
+        }
         for spec in DOCKS:
             content = panels.get(spec.object_name) or self._note(spec)
             self.docks[spec.object_name] = self._add_dock(spec, content)
@@ -271,5 +286,7 @@ class MainWindow(QMainWindow):
             self.save_state()
             self.log_panel.stop()
             self.chain_panel.timer.stop()
+            self.groups_panel.stop()
+            self.exposure_panel.stop()
             self.closed.emit()
         event.accept()
