@@ -32,7 +32,7 @@ import logging
 import secrets
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -92,6 +92,9 @@ class ExecutionSettings:
     hedge_policy_price: PricePolicy = field(
         default_factory=lambda: PricePolicy(offset_ticks=20, chase_steps=5, max_chase_ticks=200)
     )
+    exit_price_policy: PricePolicy = field(
+        default_factory=lambda: PricePolicy(offset_ticks=4, chase_steps=8, max_chase_ticks=80)
+    )
 
 
 class GroupRejectedError(ValueError):
@@ -146,6 +149,9 @@ class Coordinator:
         self.fill_seen_at: dict[str, float] = {}
         self._child_meta: dict[str, _ChildMeta] = {}
         self._given_up: dict[str, set[int]] = defaultdict(set)
+        self._exits: dict[str, str] = {}  # entry group → its exit group
+        self._exit_checked: dict[str, float] = {}
+        self._quoted_at: dict[int, datetime] = {}
         # Broker positions no group explains (an external order, a discovery at reconciliation).
         self.external: dict[int, tuple[Instrument, int]] = {}
 
@@ -237,6 +243,106 @@ class Coordinator:
         self._recompute_exposure()
         self._publish_group(group, f"{child.tag} {order.status}")
         self._wake[group.group_id].set()
+
+    async def close_group(self, group_id: str, reason: str) -> OrderGroup:
+        """Take a completed entry off: an exit group that buys the shorts back first and sells
+        the protection after (never more than was bought back). Also the force-close
+        override, journalled with its reason."""
+        entry = self.groups[group_id]
+        if entry.kind is not GroupKind.ENTRY or entry.state is not GroupState.COMPLETE:
+            raise ValueError(f"group {group_id} is {entry.state}: only a complete entry closes")
+        if group_id in self._exits:
+            return self.groups[self._exits[group_id]]
+        legs: list[Leg] = []
+        for leg in entry.legs:
+            net = leg.signed_filled
+            if net == 0:
+                continue
+            # Buying back a short is the exit's protection; selling a long is its risk.
+            role = LegRole.PROTECTION if net < 0 else LegRole.RISK
+            side = Side.BUY if net < 0 else Side.SELL
+            legs.append(
+                Leg(
+                    spec=replace(
+                        leg.spec,
+                        role=role,
+                        side=side,
+                        quantity=abs(net),
+                        price_policy=self.settings.exit_price_policy,
+                    )
+                )
+            )
+        exit_group = OrderGroup(
+            group_id=f"X{secrets.token_hex(4)}",
+            kind=GroupKind.EXIT,
+            legs=legs,
+            created_at=self._clock.now(),
+            parent_id=group_id,
+        )
+        self._exits[group_id] = exit_group.group_id
+        await self._journal.write(
+            Entry(
+                kind="group.exit",
+                group_id=group_id,
+                data={"exit_group_id": exit_group.group_id, "reason": reason},
+            )
+        )
+        await self.submit(exit_group)
+        return exit_group
+
+    def _check_exit_rules(self, token: int) -> None:
+        """On a tick: take off any complete entry whose target or stop is reached."""
+        now = self._clock.monotonic()
+        for group in list(self.groups.values()):
+            rules = group.exit_rules
+            if (
+                rules is None
+                or group.kind is not GroupKind.ENTRY
+                or group.state is not GroupState.COMPLETE
+                or group.group_id in self._exits
+                or not any(leg.spec.instrument_token == token for leg in group.legs)
+                or now - self._exit_checked.get(group.group_id, -1.0) < 0.2
+            ):
+                continue
+            credit = group.credit
+            cost = self._cost_to_close(group)
+            if credit <= 0 or cost is None or cost < 0:
+                continue  # a credit spread never pays to close: a negative cost is bad data
+            self._exit_checked[group.group_id] = now
+            if rules.target_hit(credit, cost):
+                reason = (
+                    f"target: close for {cost} paise ≤ {rules.target_pct_of_credit}% of {credit}"
+                )
+            elif rules.stop_hit(credit, cost):
+                reason = (
+                    f"stop: close for {cost} paise loses ≥ {rules.stop_pct_of_credit}% of {credit}"
+                )
+            else:
+                continue
+            log.info("group %s: %s", group.group_id, reason)
+            self._spawn(f"exit-{group.group_id}", self.close_group(group.group_id, reason))
+
+    def _cost_to_close(self, group: OrderGroup) -> Paise | None:
+        """Premium to pay to close at the touch now (shorts at the ask, longs at the bid);
+        None unless every leg's quote is from within two seconds of the others' (ticks come
+        one instrument at a time: a fresh short and a stale long is not a price)."""
+        stamps = [self._quoted_at.get(leg.spec.instrument_token) for leg in group.legs]
+        if any(s is None for s in stamps):
+            return None
+        known = [s for s in stamps if s is not None]
+        if (max(known) - min(known)).total_seconds() > 2:
+            return None
+        cost = 0
+        for leg in group.legs:
+            net = leg.signed_filled
+            if net == 0:
+                continue
+            bid, ask, _ = self._quotes.get(leg.spec.instrument_token, (None, None, Paise(0)))
+            price = ask if net < 0 else bid
+            if price is None:
+                return None
+            cost += -net * price
+        return Paise(cost)
 
     async def reconcile_positions(self) -> dict[int, tuple[Instrument, int]]:
         """Compare the broker's positions with what the groups filled; the difference is
@@ -515,7 +621,11 @@ class Coordinator:
         risk_filled = sum(group.legs[i].filled_quantity for i in risk)
         risk_planned = sum(group.legs[i].spec.quantity for i in risk)
         excess = self._excess_protection(group)
-        keep = self.settings.on_risk_failure is RiskFailure.KEEP_PROTECTION
+        # An exit or hedge never unwinds what it bought: that would re-open the risk.
+        keep = (
+            self.settings.on_risk_failure is RiskFailure.KEEP_PROTECTION
+            or group.kind is not GroupKind.ENTRY
+        )
         if risk and risk_filled == 0 and not keep:
             await self._transition(group, GroupState.UNWINDING, "risk legs could not be done")
             await self._unwind(group, {i: group.legs[i].filled_quantity for i in protection})
@@ -637,6 +747,7 @@ class Coordinator:
         bid = quote.bids[0].price if quote.bids else None
         ask = quote.asks[0].price if quote.asks else None
         self._quotes[spec.instrument_token] = (bid, ask, quote.last_price)
+        self._quoted_at[spec.instrument_token] = quote.at
         return bid, ask
 
     def _new_tag(self, group: OrderGroup, index: int, seq: int) -> str:
@@ -1030,6 +1141,9 @@ class Coordinator:
 
     def _on_tick(self, tick: Tick) -> None:
         self._quotes[tick.instrument_token] = (tick.bid, tick.ask, tick.last_price)
+        self._quoted_at[tick.instrument_token] = tick.at
+        if not self._closed:
+            self._check_exit_rules(tick.instrument_token)
 
     async def _watchdog(self) -> None:
         while True:
