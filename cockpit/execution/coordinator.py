@@ -69,6 +69,7 @@ from cockpit.execution.exposure import (
 )
 from cockpit.execution.hedger import HedgePolicy, Hedger, Proposal, ShortLine
 from cockpit.execution.slicing import slice_by_freeze_limit
+from cockpit.execution.stoploss import HybridStopLoss, StopLossConfig, StopSpec
 from cockpit.store.journal import Entry, Journal
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,13 @@ class ExecutionSettings:
     watchdog_s: float = 0.1
     reread_after_s: float = 3.0  # re-read a working child's order if it has been silent this long
     hedge_policy_price: PricePolicy = field(
-        default_factory=lambda: PricePolicy(offset_ticks=20, chase_steps=5, max_chase_ticks=200)
+        default_factory=lambda: PricePolicy(
+            offset_ticks=20,
+            chase_steps=10,
+            chase_every_s=0.5,
+            chase_step_ticks=20,
+            max_chase_ticks=200,
+        )
     )
     exit_price_policy: PricePolicy = field(
         default_factory=lambda: PricePolicy(offset_ticks=4, chase_steps=8, max_chase_ticks=80)
@@ -150,6 +157,8 @@ class Coordinator:
         self._child_meta: dict[str, _ChildMeta] = {}
         self._given_up: dict[str, set[int]] = defaultdict(set)
         self._exits: dict[str, str] = {}  # entry group → its exit group
+        self._accepted: set[ExposureKey] = set()  # exposures the trader chose to keep
+        self.stops: dict[str, HybridStopLoss] = {}
         self._exit_checked: dict[str, float] = {}
         self._quoted_at: dict[int, datetime] = {}
         # Broker positions no group explains (an external order, a discovery at reconciliation).
@@ -192,6 +201,8 @@ class Coordinator:
 
     def on_order_update(self, order: Order) -> None:
         """The broker's latest view of an order (WebSocket, polling or a re-read)."""
+        for stop in self.stops.values():
+            stop.on_order_update(order)
         where = self._by_order_id.get(order.order_id)
         if where is None and order.tag:
             where = self._by_tag.get(order.tag)
@@ -343,6 +354,92 @@ class Coordinator:
                 return None
             cost += -net * price
         return Paise(cost)
+
+    # ---- manual overrides (each journalled with the trader's reason) -----------------------
+
+    async def _override(self, what: str, reason: str, **details: Any) -> str:
+        if len(reason.strip()) < 5:
+            raise ValueError("an override needs a reason of at least 5 characters")
+        override_id = f"o{next(self._seq)}-{secrets.token_hex(3)}"
+        row = {"what": what, "reason": reason.strip(), **details}
+        await self._journal.write(
+            Entry(
+                kind="override",
+                group_id=details.get("group_id"),
+                data=row,
+                state=("overrides", override_id, row),
+            )
+        )
+        log.warning("manual override %s: %s (%s)", override_id, what, reason.strip())
+        return override_id
+
+    async def force_close(self, group_id: str, reason: str) -> OrderGroup:
+        await self._override("force close", reason, group_id=group_id)
+        return await self.close_group(group_id, f"force close: {reason}")
+
+    async def cancel_child(self, group_id: str, child_id: str, reason: str) -> None:
+        await self._override("cancel order", reason, group_id=group_id, child_id=child_id)
+        group = self.groups[group_id]
+        child = group.child(child_id)
+        if group.legs[child.leg_index].spec.role is LegRole.PROTECTION:
+            # A cancelled protection order caps the risk it would have released.
+            self._given_up[group_id].add(child.leg_index)
+        await self._cancel(group, child, f"manual: {reason}")
+        self._wake[group_id].set()
+
+    async def resolve_attention(self, group_id: str, reason: str) -> None:
+        """The trader has looked: the group ends as it truly stands (flat when nothing is
+        held, else complete); any breach left is the hedger's, as always."""
+        group = self.groups[group_id]
+        if group.state is not GroupState.NEEDS_ATTENTION:
+            raise ValueError(f"group {group_id} is {group.state}, not needs_attention")
+        await self._override("resolve needs_attention", reason, group_id=group_id)
+        held = any(leg.signed_filled for leg in group.legs)
+        to = GroupState.COMPLETE if held else GroupState.FLAT
+        await self._transition(group, to, f"resolved by the trader: {reason}")
+
+    async def accept_exposure(self, group_id: str, reason: str) -> None:
+        """The trader chooses to keep the uncovered shorts of this group's keys: no hedge is
+        proposed for them until the exposure closes."""
+        group = self.groups[group_id]
+        keys = {_key(leg.spec) for leg in group.legs}
+        await self._override(
+            "accept unhedged exposure",
+            reason,
+            group_id=group_id,
+            keys=sorted(_key_text(k) for k in keys),
+        )
+        self._accepted.update(keys)
+        for proposal_id, pending in list(self._pending.items()):
+            if pending.proposal.key in keys:
+                await self.hold(proposal_id, f"accepted: {reason}")
+
+    # ---- stop-losses ------------------------------------------------------------------------
+
+    async def arm_stop(self, spec: StopSpec, config: StopLossConfig | None = None) -> str:
+        """A hybrid stop (SL-limit, then market only after the cancel is confirmed); the
+        coordinator forwards its order updates and polls it on the watchdog."""
+        stop = HybridStopLoss(
+            spec,
+            self._broker,
+            self._clock,
+            config=config or StopLossConfig(),
+            on_event=lambda e: self._journal_nowait(
+                Entry(
+                    kind="stop.event",
+                    data={
+                        "tag": spec.tag,
+                        "state": str(e.state),
+                        "detail": e.detail,
+                        "filled_quantity": e.filled_quantity,
+                        "order_id": e.order_id,
+                    },
+                )
+            ),
+        )
+        order_id = await stop.arm()
+        self.stops[spec.tag] = stop
+        return order_id
 
     async def reconcile_positions(self) -> dict[int, tuple[Instrument, int]]:
         """Compare the broker's positions with what the groups filled; the difference is
@@ -688,12 +785,20 @@ class Coordinator:
             await self._send_leg(group, new_index, quantity)
             deadline = self._clock.monotonic() + 60
             given_up = self._given_up[group.group_id]
+            market_sent = False
             while group.legs[new_index].filled_quantity < quantity:
-                if self._clock.monotonic() > deadline or new_index in given_up:
+                if self._clock.monotonic() > deadline:
                     await self._attention(group, f"could not unwind {spec.tradingsymbol}")
                     return
+                if new_index in given_up and not market_sent:
+                    # Chased to its bound: getting out matters more than the price now.
+                    left = quantity - group.legs[new_index].filled_quantity
+                    if group.legs[new_index].working_quantity == 0 and left > 0:
+                        market_sent = True
+                        await self._send_leg(group, new_index, left, market=True)
+                        continue
                 await self._chase(group, given_up)
-                if group.legs[new_index].working_quantity == 0:
+                if group.legs[new_index].working_quantity == 0 and new_index not in given_up:
                     left = quantity - group.legs[new_index].filled_quantity
                     if left > 0:
                         await self._send_leg(group, new_index, left)
@@ -704,7 +809,9 @@ class Coordinator:
 
     # ---- sending ------------------------------------------------------------------------
 
-    async def _send_leg(self, group: OrderGroup, index: int, quantity: int) -> None:
+    async def _send_leg(
+        self, group: OrderGroup, index: int, quantity: int, *, market: bool = False
+    ) -> None:
         leg = group.legs[index]
         spec = leg.spec
         try:
@@ -715,8 +822,12 @@ class Coordinator:
         bid, ask, _last = self._quotes.get(spec.instrument_token, (None, None, Paise(0)))
         if bid is None or ask is None:
             bid, ask = await self._fetch_touch(spec)
-        first = spec.price_policy.first_limit(spec.side, bid, ask, spec.tick_size_paise)
-        if first is None and group.kind is GroupKind.ENTRY:
+        first = (
+            None
+            if market
+            else spec.price_policy.first_limit(spec.side, bid, ask, spec.tick_size_paise)
+        )
+        if first is None and group.kind is GroupKind.ENTRY and not market:
             # No two-sided market: an entry never crosses blindly; the leg is given up.
             self._given_up[group.group_id].add(index)
             self._alert(group, AlertSeverity.WARNING, f"{spec.tradingsymbol}: no two-sided market")
@@ -883,6 +994,10 @@ class Coordinator:
     async def _attention(self, group: OrderGroup, reason: str) -> None:
         if group.is_terminal or group.state is GroupState.NEEDS_ATTENTION:
             return
+        if group.state in (GroupState.CREATED, GroupState.VALIDATED):
+            # Nothing was sent yet: the group is simply refused.
+            await self._transition(group, GroupState.REJECTED, reason)
+            return
         await self._transition(group, GroupState.NEEDS_ATTENTION, reason)
 
     async def _journal_group(self, group: OrderGroup, kind: str) -> None:
@@ -977,8 +1092,12 @@ class Coordinator:
             return
         shorts = self._shorts()
         working = self._working_hedges()
+        watched = {k: v for k, v in self.exposures.items() if k not in self._accepted}
+        for key, exposure in self.exposures.items():
+            if key in self._accepted and exposure.uncovered_quantity == 0:
+                self._accepted.discard(key)  # accepted until the exposure closes
         proposals = self._hedger.evaluate(
-            self.exposures, working, shorts, self._chain_of, self._ask_of, now
+            watched, working, shorts, self._chain_of, self._ask_of, now
         )
         for proposal in proposals:
             auto = self.settings.hedge_policy is HedgePolicy.AUTO
@@ -1150,6 +1269,9 @@ class Coordinator:
             await asyncio.sleep(self.settings.watchdog_s)
             try:
                 self._recompute_exposure()
+                for stop in list(self.stops.values()):
+                    if not stop.state.is_final:
+                        await stop.poll()
             except Exception:
                 log.exception("exposure watchdog failed; it keeps running")
 
