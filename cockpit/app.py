@@ -31,8 +31,11 @@ from cockpit.reference_data import load_calendar
 
 if TYPE_CHECKING:
     from cockpit.broker.kite import KiteBroker
+    from cockpit.domain.instruments import InstrumentStore
     from cockpit.exchange.embedded import ExchangeThread
+    from cockpit.execution.coordinator import Coordinator
     from cockpit.marketdata.feed import ChainFeed
+    from cockpit.store.journal import Journal
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +62,8 @@ class Services:
         self._connect_broker = connect_broker
         self.broker: KiteBroker | None = None
         self.chain: ChainFeed | None = None
+        self.journal: Journal | None = None
+        self.coordinator: Coordinator | None = None
         self.connected = asyncio.Event()  # set once the broker answered and instruments loaded
 
     @property
@@ -166,10 +171,33 @@ class Services:
             return
         self.chain = ChainFeed(self.broker, store, self.bus, now=self.market_now)
         log.info("broker ready: %d instruments", len(store))
+        await self._start_execution(store)
         self.connected.set()
         self.spawn("funds", self._run_funds())
+        self.spawn("reconcile-positions", self._run_reconcile())
         async for event in self.broker.events():
             self.bus.publish(event)
+
+    async def _start_execution(self, store: InstrumentStore) -> None:
+        from cockpit.execution.coordinator import Coordinator
+        from cockpit.store.journal import Journal
+
+        assert self.broker is not None
+        self.journal = await Journal.open(self.settings.journal_path, clock=self.clock)
+        self.coordinator = Coordinator(self.broker, self.journal, self.bus, self.clock, store)
+        self.coordinator.start()
+
+    async def _run_reconcile(self) -> None:
+        """Every interval: broker positions against the groups (broker wins; external
+        positions count in exposure and are alerted)."""
+        from cockpit.broker.base import BrokerError
+
+        while self.coordinator is not None:
+            await asyncio.sleep(self.settings.reconcile.interval_s)
+            try:
+                await self.coordinator.reconcile_positions()
+            except BrokerError as error:
+                log.warning("position reconciliation failed: %s", error)
 
     async def _run_funds(self) -> None:
         from cockpit.broker.base import BrokerError
@@ -210,11 +238,17 @@ class Services:
         for task, result in zip(tasks, results, strict=True):
             if isinstance(result, Exception):
                 log.error("task %s failed while stopping: %s", task.get_name(), result)
+        if self.coordinator is not None:
+            coordinator, self.coordinator = self.coordinator, None
+            await coordinator.aclose()
         if self.chain is not None:
             await self.chain.aclose()
         if self.broker is not None:
             broker, self.broker = self.broker, None
             await broker.aclose()
+        if self.journal is not None:
+            journal, self.journal = self.journal, None
+            await journal.aclose()
         if self.exchange is not None:
             (self.settings.home / PAPER_URL_FILE).unlink(missing_ok=True)
             await asyncio.to_thread(self.exchange.stop)

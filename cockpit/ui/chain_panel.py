@@ -114,7 +114,7 @@ def _cell(side: ChainSide | None, field: Field) -> str:
         case Field.DELTA:
             return "" if side.delta is None else f"{side.delta:+.2f}"
         case Field.THETA:
-            return "" if side.theta is None else f"{side.theta:.2f}"
+            return "" if side.theta is None else f"{side.theta:.1f}"
         case Field.LTP:
             return _rupees(side.ltp)
         case Field.BID:
@@ -290,21 +290,7 @@ class ChainPanel(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
         self.table.verticalHeader().setDefaultSectionSize(22)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        header.setMinimumSectionSize(36)
-        # Prices, OI and strikes are never elided: their columns are fixed at the width of the
-        # widest value they can show. (ResizeToContents would measure every row on every
-        # update — at ten updates a second that alone costs tens of milliseconds.)
-        metrics = self.table.fontMetrics()
-        bold = QFont(self.table.font())
-        bold.setBold(True)
-        wide = metrics.horizontalAdvance("99999.99") + 14
-        strike = QFontMetrics(bold).horizontalAdvance("99999.5") + 14
-        for column in range(COLUMN_COUNT):
-            if column == STRIKE_COLUMN or ChainTableModel.field_at(column)[0] in _WIDE_FIELDS:
-                header.setSectionResizeMode(column, QHeaderView.ResizeMode.Fixed)
-                header.resizeSection(column, strike if column == STRIKE_COLUMN else wide)
+        self._size_columns()
         self.table.setAlternatingRowColors(True)
         self.table.clicked.connect(self._clicked)
 
@@ -327,6 +313,36 @@ class ChainPanel(QWidget):
         self.timer.timeout.connect(self.refresh)
         self.underlying_box.currentTextChanged.connect(self._underlying_chosen)
         self.expiry_box.currentIndexChanged.connect(self._expiry_chosen)
+
+    def _size_columns(self) -> None:
+        """Prices, OI and strikes are never elided: fixed at the width of the widest value.
+        The table's font is a notch smaller than the window's: fifteen columns must fit."""
+        font = QFont(self.table.font())
+        font.setPointSizeF(max(7.0, font.pointSizeF() * 0.9))
+        self.table.setFont(font)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        header.setMinimumSectionSize(30)
+        # Prices, OI and strikes are never elided: their columns are fixed at the width of the
+        # widest value they can show. (ResizeToContents would measure every row on every
+        # update — at ten updates a second that alone costs tens of milliseconds.)
+        metrics = self.table.fontMetrics()
+        bold = QFont(self.table.font())
+        bold.setBold(True)
+        # Option premiums stay under ₹10,000 (deep ITM BANKNIFTY included); OI prints ≤ 6 chars.
+        price = metrics.horizontalAdvance("9999.99") + 10
+        oi = metrics.horizontalAdvance("99.99L") + 10
+        strike = QFontMetrics(bold).horizontalAdvance("99999") + 12
+        for column in range(COLUMN_COUNT):
+            if column == STRIKE_COLUMN:
+                width = strike
+            else:
+                field = ChainTableModel.field_at(column)[0]
+                if field not in _WIDE_FIELDS:
+                    continue
+                width = oi if field is Field.OI else price
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Fixed)
+            header.resizeSection(column, width)
 
     def attach(self, feed: ChainFeed, underlying: str = "NIFTY") -> None:
         """Start showing ``feed``; picks ``underlying`` (or the first) and its nearest expiry."""

@@ -148,7 +148,7 @@ async def _run(
         log.warning("%s", warning)
     try:
         await services.start()
-        services.spawn("chain-attach", _attach_chain(services, window))
+        services.spawn("chain-attach", _attach_chain(services, window, bridge))
         if size is not None:
             window.resize(*size)
         window.show()
@@ -159,6 +159,9 @@ async def _run(
         if not window.isHidden():
             window.close()
         bridge.detach()
+        wiring = getattr(window, "execution", None)
+        if wiring is not None:
+            await wiring.aclose()
         logging.getLogger().removeHandler(log_handler)
         await services.aclose()
         window.deleteLater()
@@ -166,11 +169,51 @@ async def _run(
     return 0
 
 
-async def _attach_chain(services: Services, window: MainWindow) -> None:
-    """Give the chain dock its feed once the broker is connected."""
+async def _attach_chain(services: Services, window: MainWindow, bridge: EventBridge) -> None:
+    """Give the chain dock its feed and the execution docks their coordinator once the
+    broker is connected."""
     await services.connected.wait()
     if services.chain is not None:
         window.chain_panel.attach(services.chain)
+    coordinator = services.coordinator
+    if coordinator is None:
+        return
+    from cockpit.ui.hedge_dialog import connect_execution
+    from cockpit.ui.override_dialog import OverrideAction, OverrideRequest
+
+    def on_override(request: OverrideRequest) -> None:
+        action = {
+            OverrideAction.FORCE_CLOSE: lambda: coordinator.force_close(
+                request.group_id, request.reason
+            ),
+            OverrideAction.RESOLVE_ATTENTION: lambda: coordinator.resolve_attention(
+                request.group_id, request.reason
+            ),
+            OverrideAction.ACCEPT_EXPOSURE: lambda: coordinator.accept_exposure(
+                request.group_id, request.reason
+            ),
+            OverrideAction.CANCEL_ORDER: lambda: coordinator.cancel_child(
+                request.group_id, request.child_id or "", request.reason
+            ),
+        }[request.action]
+        services.spawn(f"override-{request.action}", _logged(action(), str(request.action)))
+
+    chain = services.chain
+
+    def price_of(token: int) -> int | None:
+        quote = chain.quote(token) if chain is not None else None
+        return int(quote.last_price) if quote is not None else None
+
+    connect_execution(
+        window, bridge, coordinator, on_override, clock=services.clock.monotonic, price_of=price_of
+    )
+
+
+async def _logged(action: Any, what: str) -> None:
+    try:
+        await action
+    except (KeyError, ValueError) as error:
+        log.error("override %s refused: %s", what, error)
 
 
 async def _smoke(
