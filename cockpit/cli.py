@@ -80,6 +80,18 @@ def _run_chain(args: argparse.Namespace, settings: Settings) -> int:
     return command.run(args, settings)
 
 
+def _configure_status(parser: argparse.ArgumentParser) -> None:
+    from cockpit.execution import status_command
+
+    status_command.configure(parser)
+
+
+def _run_status(args: argparse.Namespace, settings: Settings) -> int:
+    from cockpit.execution import status_command
+
+    return status_command.run(args, settings)
+
+
 SUBCOMMANDS: list[Subcommand] = [
     Subcommand(
         "settings",
@@ -98,6 +110,12 @@ SUBCOMMANDS: list[Subcommand] = [
         "print an option chain with IV and greeks from the configured broker",
         _configure_chain,
         _run_chain,
+    ),
+    Subcommand(
+        "status",
+        "groups, legs, states, fills and open exposure from the journal",
+        _configure_status,
+        _run_status,
     ),
 ]
 
