@@ -4,6 +4,7 @@ pro-rata risk, unwinds — and the hedged invariant checked at the venue after e
 from __future__ import annotations
 
 import asyncio
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -136,7 +137,11 @@ def test_rejected_risk_unwinds_the_protection_to_flat(tmp_path: Path) -> None:
     run(scenario())
 
 
-@pytest.mark.parametrize("seed", range(40))
+# 40 seeds in CI; COCKPIT_EXECUTION_SEEDS=300 runs hundreds on demand.
+SEEDS = int(os.environ.get("COCKPIT_EXECUTION_SEEDS", "40"))
+
+
+@pytest.mark.parametrize("seed", range(SEEDS))
 def test_seeded_runs_with_faults_end_complete_or_flat_never_naked(
     tmp_path: Path, seed: int
 ) -> None:
