@@ -73,6 +73,17 @@ class SpreadRequest:
     width_strikes: int | None = None
     call_width_points: Decimal | None = None
 
+    def __post_init__(self) -> None:
+        # A CLI passes "bull-put"; the planner compares enum members.
+        try:
+            structure = Structure(self.structure)
+        except ValueError:
+            known = ", ".join(Structure)
+            raise SpreadError(
+                "structure", f"structure {self.structure!r} is not one of {known}"
+            ) from None
+        object.__setattr__(self, "structure", structure)
+
 
 @dataclass(frozen=True, slots=True)
 class ExitPlan:
@@ -488,7 +499,8 @@ def adjustment_due(
 ) -> str | None:
     """Why the spread should be adjusted now, or None: the unrealised loss (paise, positive
     for a loss) has reached the plan's share of the maximum loss, or a short's |delta| has
-    reached its limit."""
+    reached its limit. ``short_deltas`` are in the order of :attr:`SpreadPlan.short_legs`
+    (a condor's put short first)."""
     rules = plan.exit_plan
     reasons: list[str] = []
     if (

@@ -48,7 +48,7 @@ CONDOR_QUOTES = {
 }
 
 
-def bull_put(lots: int = 2, **quotes: Q) -> SpreadPlan:
+def bull_put(lots: int = 2) -> SpreadPlan:
     chain, view = make_world(BULL_PUT_QUOTES)
     request = SpreadRequest(
         Structure.BULL_PUT, lots=lots, short_strike=D(25800), width_points=D(200)
@@ -296,6 +296,16 @@ def test_every_refusal_names_its_field(request_: SpreadRequest, field: str) -> N
         plan_spread(request_, chain, view)
     assert raised.value.field == field
     assert field in str(raised.value)
+
+
+def test_structure_may_be_given_by_name_and_a_wrong_name_is_refused() -> None:
+    chain, view = make_world(BULL_PUT_QUOTES)
+    request = SpreadRequest("bull-put", short_strike=D(25800), width_points=D(200))  # type: ignore[arg-type]
+    assert request.structure is Structure.BULL_PUT
+    assert plan_spread(request, chain, view).credit_mid == 40 * 65 * 100
+    with pytest.raises(SpreadError, match="bull-call") as raised:
+        SpreadRequest("bull-call")  # type: ignore[arg-type]
+    assert raised.value.field == "structure"
 
 
 def test_an_expired_chain_is_refused() -> None:
