@@ -22,6 +22,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
@@ -306,7 +307,8 @@ class KiteTicker:
 
     def _on_text(self, text: str) -> None:
         try:
-            message = json.loads(text)
+            # Decimal, as every Kite payload: the order's prices must never pass through a float.
+            message = json.loads(text, parse_float=Decimal)
         except ValueError:
             log.warning("ticker: ignored a text message that is not JSON (%d chars)", len(text))
             return

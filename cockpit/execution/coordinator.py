@@ -706,7 +706,9 @@ class Coordinator:
                         )
                     )
                 except BrokerError as error:
+                    # Usually it has just filled or ended: read it now rather than wait.
                     log.info("group %s: chase of %s refused: %s", group.group_id, child.tag, error)
+                    await self._reread(child.order_id)
 
     async def _reread(self, order_id: str) -> None:
         with contextlib.suppress(BrokerError):

@@ -167,3 +167,58 @@ def test_price_units_are_paise(exchange: ExchangeThread) -> None:
             await broker.aclose()
 
     asyncio.run(scenario())
+
+
+def test_order_updates_arrive_over_the_websocket_and_parse(exchange: ExchangeThread) -> None:
+    """With polling 60 s away, only the WebSocket can deliver the fill: Kite's JSON order
+    update must parse into an Order (prices as Decimal, never float)."""
+
+    async def scenario() -> None:
+        session = await paper_login(exchange.url)
+        broker = await open_broker(exchange.url, session, poll_interval_s=60)
+        try:
+            store = await broker.instruments()
+            chain = store.chain("NIFTY", store.expiries("NIFTY")[0])
+            call = chain.rows[len(chain.rows) // 2].call
+            assert call is not None
+            key = f"NFO:{call.tradingsymbol}"
+            ask = (await broker.quotes([key]))[key].asks[0].price
+            events = broker.events()
+
+            async def connected() -> None:
+                async for event in events:
+                    if isinstance(event, ConnectionChanged) and (
+                        event.state is ConnectionState.CONNECTED
+                    ):
+                        return
+
+            await asyncio.wait_for(connected(), 10)
+            order_id = await broker.place(
+                OrderRequest(
+                    tradingsymbol=call.tradingsymbol,
+                    exchange=Exchange.NFO,
+                    side=Side.BUY,
+                    quantity=65,
+                    order_type=OrderType.LIMIT,
+                    product=Product.NRML,
+                    price=Paise(ask + 500),
+                )
+            )
+
+            async def filled() -> OrderUpdated:
+                async for event in events:
+                    if (
+                        isinstance(event, OrderUpdated)
+                        and event.order.order_id == order_id
+                        and event.order.status is OrderStatus.COMPLETE
+                    ):
+                        return event
+                raise AssertionError("stream ended")
+
+            update = await asyncio.wait_for(filled(), 5)
+            assert update.order.filled_quantity == 65
+            assert update.order.price == Paise(ask + 500)
+        finally:
+            await broker.aclose()
+
+    asyncio.run(scenario())
