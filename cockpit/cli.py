@@ -92,6 +92,18 @@ def _run_status(args: argparse.Namespace, settings: Settings) -> int:
     return status_command.run(args, settings)
 
 
+def _configure_spread(parser: argparse.ArgumentParser) -> None:
+    from cockpit import builder_command
+
+    builder_command.configure(parser)
+
+
+def _run_spread(args: argparse.Namespace, settings: Settings) -> int:
+    from cockpit import builder_command
+
+    return builder_command.run(args, settings)
+
+
 SUBCOMMANDS: list[Subcommand] = [
     Subcommand(
         "settings",
@@ -116,6 +128,12 @@ SUBCOMMANDS: list[Subcommand] = [
         "groups, legs, states, fills and open exposure from the journal",
         _configure_status,
         _run_status,
+    ),
+    Subcommand(
+        "spread",
+        "analyse a credit spread on the live chain, and --place it hedge-first",
+        _configure_spread,
+        _run_spread,
     ),
 ]
 
