@@ -207,6 +207,11 @@ async def _attach_chain(services: Services, window: MainWindow, bridge: EventBri
     connect_execution(
         window, bridge, coordinator, on_override, clock=services.clock.monotonic, price_of=price_of
     )
+    builder = getattr(window, "builder_panel", None)
+    if builder is not None and chain is not None and services.broker is not None:
+        from cockpit.builder_service import SpreadService
+
+        builder.attach(SpreadService(services.broker, chain, coordinator, now=services.clock.now))
 
 
 async def _logged(action: Any, what: str) -> None:
