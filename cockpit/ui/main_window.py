@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from cockpit import __version__
+from cockpit.ui.builder_panel import BuilderPanel
 from cockpit.ui.chain_panel import ChainPanel
 from cockpit.ui.exposure_panel import ExposurePanel
 from cockpit.ui.groups_panel import GroupsPanel
@@ -123,6 +124,9 @@ class MainWindow(QMainWindow):
         self.docks: dict[str, QDockWidget] = {}
         self.log_panel = LogPanel(log_handler, self)
         self.chain_panel = ChainPanel(self)
+        # The app calls builder_panel.attach(service) once the broker is connected.
+        self.builder_panel = BuilderPanel(self)
+        self.chain_panel.legPicked.connect(self.builder_panel.add_pick)
         self.groups_panel = GroupsPanel(self)
         self.exposure_panel = ExposurePanel(self)
         # Set by cockpit.ui.hedge_dialog.connect_execution once a coordinator exists.
@@ -130,6 +134,7 @@ class MainWindow(QMainWindow):
         panels: dict[str, QWidget] = {
             "logDock": self.log_panel,
             "chainDock": self.chain_panel,
+            "builderDock": self.builder_panel,
             "groupsDock": self.groups_panel,
             "exposureDock": self.exposure_panel,
         }
@@ -286,6 +291,7 @@ class MainWindow(QMainWindow):
             self.save_state()
             self.log_panel.stop()
             self.chain_panel.timer.stop()
+            self.builder_panel.stop()
             self.groups_panel.stop()
             self.exposure_panel.stop()
             self.closed.emit()
