@@ -51,7 +51,6 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSizePolicy,
     QSpinBox,
-    QSplitter,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -219,6 +218,7 @@ class BuilderPanel(QWidget):
         self._build_inputs()
         self._build_outputs()
         self._build_layout()
+        self._build_shortcuts()
         self._connect_inputs()
         self._update_buttons()
 
@@ -236,6 +236,12 @@ class BuilderPanel(QWidget):
         self.expiry = QComboBox()
         self.expiry.setObjectName("builderExpiry")
         self.expiry.setAccessibleName("Expiry")
+        for combo in (self.strategy, self.underlying, self.expiry):
+            # Narrow docks: the combos may shrink below their longest item (it elides).
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            combo.setMinimumContentsLength(8)
         self.short_delta = QDoubleSpinBox()
         self.short_delta.setObjectName("builderShortDelta")
         self.short_delta.setAccessibleName("Short delta")
@@ -304,10 +310,13 @@ class BuilderPanel(QWidget):
         self.legs.setWordWrap(False)
         header = self.legs.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        row_height = self.legs.verticalHeader().defaultSectionSize()
-        self.legs.setMinimumHeight(header.sizeHint().height() + 4 * row_height + 4)
-        self.legs.setMaximumHeight(header.sizeHint().height() + 4 * row_height + 4)
+        # The symbol is what the trader reads: it keeps its width; the role gives way.
+        header.setSectionResizeMode(LEG_COLUMNS.index("Role"), QHeaderView.ResizeMode.Stretch)
+        header.setMinimumSectionSize(24)
+        rows = self.legs.verticalHeader()
+        rows.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        rows.setDefaultSectionSize(self.legs.fontMetrics().height() + 6)
+        self._fit_legs(2)
 
         self.numbers: dict[str, QLabel] = {}
         self.numbers_grid = QGridLayout()
@@ -326,8 +335,8 @@ class BuilderPanel(QWidget):
         for i, (key, caption) in enumerate(entries):
             row, column = i % 4, (i // 4) * 2
             name = QLabel(caption)
-            name.setEnabled(False)
             value = QLabel("—")
+            value.setWordWrap(True)  # "₹1,00,000.00 (broker basket margin)" in a narrow dock
             value.setObjectName(f"builder{key[0].upper()}{key[1:]}")
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             self.numbers_grid.addWidget(name, row, column)
@@ -346,6 +355,13 @@ class BuilderPanel(QWidget):
         self.payoff = PayoffPlot()
         self.payoff.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
+    def _fit_legs(self, rows: int) -> None:
+        """As tall as the legs (two for a vertical, four for a condor): no empty rows."""
+        height = self.legs.horizontalHeader().sizeHint().height()
+        height += rows * self.legs.verticalHeader().defaultSectionSize()
+        height += 2 * self.legs.frameWidth() + 2
+        self.legs.setFixedHeight(height)
+
     def _cell(self, name: str, *widgets: QWidget) -> QWidget:
         cell = QWidget()
         cell.setObjectName(f"builderCell_{name}")
@@ -357,8 +373,7 @@ class BuilderPanel(QWidget):
         self._cells[name] = cell
         return cell
 
-    def _build_layout(self) -> None:
-        self._cells: dict[str, QWidget] = {}
+    def _form_grid(self) -> QGridLayout:
         form = QGridLayout()
         form.setHorizontalSpacing(8)
         form.setVerticalSpacing(4)
@@ -380,9 +395,17 @@ class BuilderPanel(QWidget):
                 label = caption if isinstance(caption, QLabel) else QLabel(caption)
                 label.setBuddy(widget)
                 form.addWidget(label, row, column * 2, Qt.AlignmentFlag.AlignTop)
-                form.addWidget(self._cell(name, widget), row, column * 2 + 1)
+                # Top-aligned: a message under one field leaves its neighbour in place.
+                form.addWidget(
+                    self._cell(name, widget), row, column * 2 + 1, Qt.AlignmentFlag.AlignTop
+                )
         form.setColumnStretch(1, 1)
         form.setColumnStretch(3, 1)
+        return form
+
+    def _build_layout(self) -> None:
+        self._cells: dict[str, QWidget] = {}
+        form = self._form_grid()
 
         buttons = QHBoxLayout()
         buttons.addWidget(self.build_button)
@@ -405,29 +428,27 @@ class BuilderPanel(QWidget):
         top_layout.addWidget(self.exit_plan)
         top_layout.addWidget(self.warnings)
 
-        self.splitter = QSplitter(Qt.Orientation.Vertical)
-        self.splitter.setObjectName("builderSplitter")
-        self.splitter.setChildrenCollapsible(False)
-        # The inputs and numbers scroll inside a short dock; the chart takes what is left.
+        # One scroll for the whole panel: in a short dock the trader scrolls to the chart; in a
+        # tall one the chart takes the height the inputs and numbers leave.
+        top_layout.addWidget(self.payoff, 1)
         scroll = QScrollArea()
         scroll.setObjectName("builderScroll")
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(top)
-        scroll.setMinimumHeight(60)
-        self.splitter.addWidget(scroll)
-        self.splitter.addWidget(self.payoff)
-        self.splitter.setStretchFactor(0, 0)
-        self.splitter.setStretchFactor(1, 1)
+        self.scroll = scroll
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
-        layout.addWidget(self.splitter)
+        layout.addWidget(scroll)
 
+        self._structure_changed()
+
+    def _build_shortcuts(self) -> None:
         self.enter_shortcuts = [self._shortcut(keys, self.build) for keys in ("Return", "Enter")]
         self.place_shortcuts = [
             self._shortcut(keys, self.request_place) for keys in ("Ctrl+Return", "Ctrl+Enter")
         ]
-        self._structure_changed()
 
     def _shortcut(self, keys: str, slot: Any) -> QShortcut:
         # Explicit keys: QKeySequence.StandardKey can be empty offscreen on Linux.
@@ -442,16 +463,31 @@ class BuilderPanel(QWidget):
         self.clear_picks_button.clicked.connect(self.clear_picks)
         self.strategy.currentIndexChanged.connect(self._structure_changed)
         self.underlying.currentTextChanged.connect(self._underlying_chosen)
-        for field, signal in (
-            ("structure", self.strategy.currentIndexChanged),
-            ("expiry", self.expiry.currentIndexChanged),
-            ("short_delta", self.short_delta.valueChanged),
-            ("short_strike", self.short_strike.textChanged),
-            ("call_short_strike", self.call_strike.textChanged),
-            ("width", self.width.valueChanged),
-        ):
-            signal.connect(lambda *_, field=field: self._form_changed(field))
-        self.lots.valueChanged.connect(lambda *_: self._inputs_changed("lots"))
+        # One bound slot that asks which widget spoke: lambdas holding self would keep the
+        # panel alive past its window.
+        self._field_of: dict[QObject, str] = {
+            self.strategy: "structure",
+            self.expiry: "expiry",
+            self.short_delta: "short_delta",
+            self.short_strike: "short_strike",
+            self.call_strike: "call_short_strike",
+            self.width: "width",
+            self.lots: "lots",
+        }
+        self.strategy.currentIndexChanged.connect(self._input_edited)
+        self.expiry.currentIndexChanged.connect(self._input_edited)
+        self.short_delta.valueChanged.connect(self._input_edited)
+        self.short_strike.textChanged.connect(self._input_edited)
+        self.call_strike.textChanged.connect(self._input_edited)
+        self.width.valueChanged.connect(self._input_edited)
+        self.lots.valueChanged.connect(self._input_edited)
+
+    def _input_edited(self, *_: Any) -> None:
+        field = self._field_of.get(self.sender(), "")
+        if field == "lots":  # the clicked legs still apply, at the new size
+            self._inputs_changed(field)
+        else:
+            self._form_changed(field)
 
     # ---- service -------------------------------------------------------------------------
 
@@ -460,7 +496,10 @@ class BuilderPanel(QWidget):
         self.service = service
         self.underlying.blockSignals(True)
         self.underlying.clear()
-        self.underlying.addItems(service.underlyings())
+        names = service.underlyings()
+        self.underlying.addItems(names)
+        if "NIFTY" in names:  # the index most traders start with, as the chain dock does
+            self.underlying.setCurrentText("NIFTY")
         self.underlying.blockSignals(False)
         self._fill_expiries()
         self.status.setStyleSheet("")
@@ -621,6 +660,7 @@ class BuilderPanel(QWidget):
             request, underlying, expiry = self.read_request()
         except SpreadError as error:
             self._drop_plan()
+            self._set_status("")
             self.show_error(error.field, str(error))
             return
         self._generation += 1
@@ -683,6 +723,7 @@ class BuilderPanel(QWidget):
     def show_plan(self, plan: SpreadPlan) -> None:
         """Legs, numbers and payoff of ``plan``."""
         self.legs_model.set_plan(plan)
+        self._fit_legs(max(len(plan.legs), 2))
         n = self.numbers
         n["creditMid"].setText(money_per_unit(plan.credit_mid, plan.quantity))
         n["creditTouch"].setText(money_per_unit(plan.credit_touch, plan.quantity))

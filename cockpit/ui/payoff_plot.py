@@ -85,7 +85,7 @@ class PayoffPlot(QWidget):
         text = palette.color(QPalette.ColorRole.Text)
         self.plot = pg.PlotWidget(background=palette.color(QPalette.ColorRole.Base))
         self.plot.setObjectName("payoffPlotView")
-        self.plot.setMinimumHeight(90)
+        self.plot.setMinimumHeight(220)
         item = self.plot.getPlotItem()
         item.showGrid(x=True, y=True, alpha=0.15)
         item.setMenuEnabled(False)
@@ -122,7 +122,7 @@ class PayoffPlot(QWidget):
             angle=90,
             movable=False,
             pen=pg.mkPen(text, width=1),
-            label="Spot {value:,.0f}",
+            label="Spot",
             labelOpts={"position": 0.95, "color": text, "anchors": [(0, 0), (0, 0)]},
         )
         self.spot_line.setVisible(False)
@@ -163,8 +163,10 @@ class PayoffPlot(QWidget):
         if curves.spot is None:
             self.spot_line.setVisible(False)
         else:
-            self.spot_line.setValue(curves.spot)
+            # Visible first: a hidden line's label ignores new text.
             self.spot_line.setVisible(True)
+            self.spot_line.setValue(curves.spot)
+            self.spot_line.label.setFormat(f"Spot {curves.spot:,.0f}")
         self._set_breakevens(curves.breakevens)
         # Fit now (auto-range would wait for the next paint): the read-out maps the cursor
         # through this range.
@@ -198,7 +200,7 @@ class PayoffPlot(QWidget):
                 angle=90,
                 movable=False,
                 pen=pg.mkPen(text, width=1, style=Qt.PenStyle.DashLine),
-                label="BE {value:,.0f}",
+                label=f"BE {value:,.0f}",
                 labelOpts={"position": 0.08, "color": text, "anchors": [(0, 1), (0, 1)]},
             )
             item.addItem(line, ignoreBounds=True)
