@@ -447,6 +447,12 @@ def test_enter_builds_and_ctrl_enter_opens_the_preview(
         qtbot.keyClick(panel.width, Qt.Key.Key_Return)
         await built
         await next_emit(panel.marginKnown)
+        panel.short_strike.setFocus()
+        qtbot.keyClicks(panel.short_strike, "24500")
+        built = next_emit(panel.planBuilt)
+        qtbot.keyClick(panel.short_strike, Qt.Key.Key_Enter, Qt.KeyboardModifier.KeypadModifier)
+        await built
+        await next_emit(panel.marginKnown)
         shown = next_emit(panel.previewShown)
         qtbot.keyClick(panel.width, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
         (preview,) = await shown
@@ -454,7 +460,8 @@ def test_enter_builds_and_ctrl_enter_opens_the_preview(
         await asyncio.wait_for(asyncio.gather(*panel.tasks), 2)
 
     run(loop, scenario)
-    assert len(service.requests) == 1
+    assert len(service.requests) == 2
+    assert service.requests[1][0].short_strike == Decimal(24500)
     assert service.placed == []
 
 
@@ -568,3 +575,17 @@ def test_payoff_plot_draws_given_arrays_without_a_today_curve(qtbot: QtBot) -> N
     assert not plot.today_curve.isVisible() and not plot.spot_line.isVisible()
     assert plot.readout_at(150.0) == "At 150: expiry -₹5,325"
     assert plot.readout_at(250.0) == ""
+
+
+def test_the_window_installs_the_panel_and_feeds_it_the_chains_picks(
+    qtbot: QtBot, tmp_path: Any
+) -> None:
+    from cockpit.ui.log_dock import QtLogHandler
+    from cockpit.ui.main_window import MainWindow
+
+    window = MainWindow(tmp_path / "window.ini", QtLogHandler())
+    qtbot.addWidget(window)
+    assert window.docks["builderDock"].widget() is window.builder_panel
+    window.chain_panel.legPicked.emit(pick(24500, "SELL"))
+    assert [p.strike for p in window.builder_panel.picks] == [Decimal(24500)]
+    assert text(window.builder_panel, "builderStatus") == CONNECTING
