@@ -207,7 +207,10 @@ class EngineBroker:
     async def basket_margins(
         self, requests: Sequence[OrderRequest], *, consider_positions: bool = True
     ) -> BasketMarginEstimate:
-        raise NotImplementedError("not used by these tests")
+        params = [self._params(r) for r in requests]
+        result = self.engine.basket_margin(params, consider_positions=consider_positions)
+        symbols = [(p.exchange, p.tradingsymbol) for p in params]
+        return payloads.basket(_wire(kite_json.basket(result, symbols, compact=False)), "basket")
 
     async def quotes(self, keys: Sequence[str]) -> dict[str, Quote]:
         out = {}
