@@ -104,6 +104,18 @@ def _run_spread(args: argparse.Namespace, settings: Settings) -> int:
     return builder_command.run(args, settings)
 
 
+def _configure_recover(parser: argparse.ArgumentParser) -> None:
+    from cockpit.store import recover_command
+
+    recover_command.configure(parser)
+
+
+def _run_recover(args: argparse.Namespace, settings: Settings) -> int:
+    from cockpit.store import recover_command
+
+    return recover_command.run(args, settings)
+
+
 SUBCOMMANDS: list[Subcommand] = [
     Subcommand(
         "settings",
@@ -134,6 +146,12 @@ SUBCOMMANDS: list[Subcommand] = [
         "analyse a credit spread on the live chain, and --place it hedge-first",
         _configure_spread,
         _run_spread,
+    ),
+    Subcommand(
+        "recover",
+        "reconcile the journal with the broker (broker wins) and print the report",
+        _configure_recover,
+        _run_recover,
     ),
 ]
 

@@ -77,6 +77,18 @@ def test_bull_put_places_completes_and_the_exchange_holds_the_legs(tmp_path: Pat
         }
         assert positions(exchange.url) == expected
         assert set(expected.values()) == {65, -65}
+        # Reconciliation after the fact: the journal explains every position, nothing unhedged.
+        env = {**os.environ, "COCKPIT_HOME": str(tmp_path)}
+        recovered = subprocess.run(
+            [sys.executable, "-m", "cockpit", "recover", "--json", "--broker-url", exchange.url],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+        assert recovered.returncode == 0, recovered.stdout + recovered.stderr
+        report = json.loads(recovered.stdout)
+        assert report["clean"] is True and report["external"] == []
 
 
 def test_bad_input_is_named_and_nothing_is_sent(tmp_path: Path) -> None:
