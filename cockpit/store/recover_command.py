@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import json
 import sys
+from typing import Any
 
 from cockpit.config import Settings
 from cockpit.marketdata.command import add_broker_url
@@ -20,7 +21,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_broker_url(parser)
 
 
-async def _recover(settings: Settings, broker_url: str | None) -> dict[str, object]:
+async def _recover(settings: Settings, broker_url: str | None) -> dict[str, Any]:
     from cockpit.broker.connect import connected_broker
     from cockpit.store.journal import Journal
     from cockpit.store.recovery import reconcile_journal
@@ -34,7 +35,7 @@ async def _recover(settings: Settings, broker_url: str | None) -> dict[str, obje
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from cockpit.broker.base import BrokerError
-    from cockpit.store.journal import JournalError
+    from cockpit.store import JournalError
 
     try:
         report = asyncio.run(_recover(settings, args.broker_url))
