@@ -53,7 +53,7 @@ def positions(url: str) -> dict[str, int]:
 
 def test_bull_put_places_completes_and_the_exchange_holds_the_legs(tmp_path: Path) -> None:
     config = ExchangeConfig(
-        seed=31, speed=5, start=datetime(2026, 12, 2, 10, 0, tzinfo=IST), rate_limits=False
+        seed=31, speed=0, start=datetime(2026, 12, 2, 10, 0, tzinfo=IST), rate_limits=False
     )
     with ExchangeThread(config) as exchange:
         analysis = spread(tmp_path, exchange.url, "bull-put", "NIFTY", "--lots", "1", "--json")
