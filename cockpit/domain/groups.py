@@ -59,7 +59,7 @@ from decimal import Decimal
 from enum import StrEnum
 from types import MappingProxyType
 
-from cockpit.domain.instruments import Exchange
+from cockpit.domain.instruments import Exchange, Instrument
 from cockpit.domain.money import Paise
 from cockpit.domain.orders import MAX_TAG_LENGTH, NO_PAISE, OrderStatus, Product, Side
 
@@ -335,6 +335,34 @@ class LegSpec:
     quantity: int
     product: Product = Product.NRML
     price_policy: PricePolicy = PricePolicy()
+
+    @classmethod
+    def for_instrument(
+        cls,
+        instrument: Instrument,
+        role: LegRole,
+        quantity: int,
+        price_policy: PricePolicy | None = None,
+    ) -> LegSpec:
+        """The leg of ``role`` (its side follows the role) in an option from the dump."""
+        if instrument.expiry is None or instrument.strike is None:
+            raise ValueError(f"{instrument.tradingsymbol}: a leg needs an option with an expiry")
+        return cls(
+            role=role,
+            side=role.side,
+            tradingsymbol=instrument.tradingsymbol,
+            instrument_token=instrument.instrument_token,
+            exchange=str(instrument.exchange),
+            underlying=instrument.name,
+            expiry=instrument.expiry,
+            strike=instrument.strike,
+            right=str(instrument.instrument_type),
+            lot_size=instrument.lot_size,
+            tick_size_paise=instrument.tick_size_paise,
+            freeze_quantity=instrument.freeze_quantity,
+            quantity=quantity,
+            price_policy=price_policy or PricePolicy(),
+        )
 
     def __post_init__(self) -> None:
         symbol = self.tradingsymbol

@@ -622,7 +622,7 @@ class Coordinator:
         leg = group.legs[index]
         allowed = self._risk_allowance(group, index, include_working=True)
         sent = leg.filled_quantity + leg.working_quantity
-        leg.spec = _with_quantity(leg.spec, min(leg.spec.quantity, sent + max(0, allowed)))
+        leg.spec = replace(leg.spec, quantity=min(leg.spec.quantity, sent + max(0, allowed)))
 
     def _risk_allowance(self, group: OrderGroup, index: int, *, include_working: bool) -> int:
         """How much more of risk leg ``index`` may be sent now: protection filled for its key,
@@ -764,22 +764,12 @@ class Coordinator:
             if quantity <= 0:
                 continue
             leg = group.legs[index]
-            spec = _with_quantity(leg.spec, quantity)
-            closing = LegSpec(
+            spec = leg.spec
+            closing = replace(
+                spec,
                 role=LegRole.RISK,
                 side=Side.SELL if spec.side is Side.BUY else Side.BUY,
-                tradingsymbol=spec.tradingsymbol,
-                instrument_token=spec.instrument_token,
-                exchange=spec.exchange,
-                underlying=spec.underlying,
-                expiry=spec.expiry,
-                strike=spec.strike,
-                right=spec.right,
-                lot_size=spec.lot_size,
-                tick_size_paise=spec.tick_size_paise,
-                freeze_quantity=spec.freeze_quantity,
                 quantity=quantity,
-                product=spec.product,
                 price_policy=self.settings.hedge_policy_price,
             )
             group.legs.append(Leg(spec=closing))
@@ -1197,22 +1187,8 @@ class Coordinator:
         )
 
     def _hedge_spec(self, instrument: Instrument, quantity: int) -> LegSpec:
-        assert instrument.expiry is not None and instrument.strike is not None
-        return LegSpec(
-            role=LegRole.PROTECTION,
-            side=Side.BUY,
-            tradingsymbol=instrument.tradingsymbol,
-            instrument_token=instrument.instrument_token,
-            exchange=str(instrument.exchange),
-            underlying=instrument.name,
-            expiry=instrument.expiry,
-            strike=instrument.strike,
-            right=str(instrument.instrument_type),
-            lot_size=instrument.lot_size,
-            tick_size_paise=instrument.tick_size_paise,
-            freeze_quantity=instrument.freeze_quantity,
-            quantity=quantity,
-            price_policy=self.settings.hedge_policy_price,
+        return LegSpec.for_instrument(
+            instrument, LegRole.PROTECTION, quantity, self.settings.hedge_policy_price
         )
 
     def _working_hedges(self) -> dict[ExposureKey, int]:
@@ -1328,12 +1304,6 @@ def _key_text(key: ExposureKey) -> str:
     return f"{key.underlying} {key.expiry:%d %b} {key.right}"
 
 
-def _with_quantity(spec: LegSpec, quantity: int) -> LegSpec:
-    from dataclasses import replace
-
-    return replace(spec, quantity=quantity)
-
-
 def _net_lines(lines: Iterable[PositionLine]) -> list[PositionLine]:
     """Net the lines per strike (an entry and its exit on one contract cancel out)."""
     net: dict[tuple[ExposureKey, Any], list[int]] = {}
@@ -1398,7 +1368,3 @@ def _group_row(group: OrderGroup) -> dict[str, Any]:
             for leg in group.legs
         ],
     }
-
-
-def _now_text(at: datetime) -> str:
-    return at.isoformat()

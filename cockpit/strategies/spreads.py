@@ -426,7 +426,7 @@ def plan_spread(
         if right in shorts
     )
     pop = _pop(request.structure, breakevens, view, warnings)
-    legs = tuple(_planned(p, used, chain, view, quantity) for p, used, _ in priced)
+    legs = tuple(_planned(p, used, quantity) for p, used, _ in priced)
     return SpreadPlan(
         structure=request.structure,
         underlying=chain.underlying,
@@ -450,25 +450,8 @@ def plan_spread(
     )
 
 
-def _planned(
-    pick: _Pick, used: Paise, chain: OptionChain, view: ChainView, quantity: int
-) -> PlannedLeg:
-    instrument = pick.instrument
-    spec = LegSpec(
-        role=pick.role,
-        side=pick.role.side,
-        tradingsymbol=instrument.tradingsymbol,
-        instrument_token=instrument.instrument_token,
-        exchange=str(chain.exchange),
-        underlying=chain.underlying,
-        expiry=chain.expiry,
-        strike=pick.strike,
-        right=pick.right,
-        lot_size=instrument.lot_size,
-        tick_size_paise=instrument.tick_size_paise,
-        freeze_quantity=instrument.freeze_quantity,
-        quantity=quantity,
-    )
+def _planned(pick: _Pick, used: Paise, quantity: int) -> PlannedLeg:
+    spec = LegSpec.for_instrument(pick.instrument, pick.role, quantity)
     side = pick.side
     return PlannedLeg(spec, side.bid, side.ask, used, side.iv, side.delta)
 

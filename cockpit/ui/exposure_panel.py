@@ -19,7 +19,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
@@ -43,16 +43,9 @@ from PySide6.QtWidgets import (
 from cockpit.domain.money import Paise, format_inr
 from cockpit.execution.events import ExposureChanged
 from cockpit.execution.exposure import ExposureKey, ExposureWindow, Uncovered
+from cockpit.ui.naming import named as _named
 
 log = logging.getLogger(__name__)
-
-
-_W = TypeVar("_W", bound=QWidget)
-
-
-def _named(widget: _W, name: str) -> _W:
-    widget.setObjectName(name)
-    return widget
 
 
 _Index = QModelIndex | QPersistentModelIndex

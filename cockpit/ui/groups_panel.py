@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, TypeVar, overload
+from typing import Any, overload
 
 from PySide6.QtCore import (
     QAbstractItemModel,
@@ -53,17 +53,10 @@ from cockpit.clock import IST
 from cockpit.domain.groups import ChildOrder, GroupState, Leg, OrderGroup
 from cockpit.domain.money import Paise, format_inr
 from cockpit.execution.events import GroupChanged
+from cockpit.ui.naming import named as _named
 from cockpit.ui.override_dialog import OverrideAction, OverrideDialog, OverrideRequest
 
 log = logging.getLogger(__name__)
-
-
-_W = TypeVar("_W", bound=QWidget)
-
-
-def _named(widget: _W, name: str) -> _W:
-    widget.setObjectName(name)
-    return widget
 
 
 _Index = QModelIndex | QPersistentModelIndex

@@ -29,7 +29,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Coroutine, Mapping
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
@@ -48,6 +48,7 @@ from cockpit.domain.money import format_inr
 from cockpit.execution.events import HedgeProposed, HedgeRemedy, HedgeResolved
 from cockpit.ui.exposure_panel import TimerTone, elapsed_text, tone_for
 from cockpit.ui.groups_panel import PriceLookup
+from cockpit.ui.naming import named as _named
 from cockpit.ui.override_dialog import MIN_REASON_LENGTH, OverrideDialog, OverrideRequest
 
 if TYPE_CHECKING:
@@ -55,14 +56,6 @@ if TYPE_CHECKING:
     from cockpit.ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
-
-
-_W = TypeVar("_W", bound=QWidget)
-
-
-def _named(widget: _W, name: str) -> _W:
-    widget.setObjectName(name)
-    return widget
 
 
 _TONE_STYLE = {

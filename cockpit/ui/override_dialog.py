@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TypeVar
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -27,15 +26,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from cockpit.ui.naming import named as _named
+
 MIN_REASON_LENGTH = 5
-
-
-_W = TypeVar("_W", bound=QWidget)
-
-
-def _named(widget: _W, name: str) -> _W:
-    widget.setObjectName(name)
-    return widget
 
 
 class OverrideAction(StrEnum):

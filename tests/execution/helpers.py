@@ -30,25 +30,9 @@ def leg(
     quantity: int,
     policy: PricePolicy | None = None,
 ) -> Leg:
-    assert instrument.expiry is not None and instrument.strike is not None
-    return Leg(
-        spec=LegSpec(
-            role=role,
-            side=side,
-            tradingsymbol=instrument.tradingsymbol,
-            instrument_token=instrument.instrument_token,
-            exchange=str(instrument.exchange),
-            underlying=instrument.name,
-            expiry=instrument.expiry,
-            strike=instrument.strike,
-            right=str(instrument.instrument_type),
-            lot_size=instrument.lot_size,
-            tick_size_paise=instrument.tick_size_paise,
-            freeze_quantity=instrument.freeze_quantity,
-            quantity=quantity,
-            price_policy=policy or PricePolicy(offset_ticks=2, chase_steps=4),
-        )
-    )
+    assert side is role.side
+    policy = policy or PricePolicy(offset_ticks=2, chase_steps=4)
+    return Leg(spec=LegSpec.for_instrument(instrument, role, quantity, policy))
 
 
 def option(store: InstrumentStore, underlying: str, expiry: date, strike: int, right: str):
