@@ -54,9 +54,11 @@ class TickerHub:
         try:
             await ws.prepare(request)
         except ConnectionError as exc:
-            # The client went away during the handshake (an app closing as it connects).
+            # The client went away during the handshake (an app closing as it connects). An
+            # unprepared WebSocketResponse must not be returned (aiohttp would try to close
+            # it); the server's middleware answers a vanished client quietly.
             log.debug("ticker client left during the handshake: %s", exc)
-            return ws
+            raise
         client = Client(ws=ws, user=user)
         self.clients.add(client)
         log.info("ticker connected (%d clients)", len(self.clients))
