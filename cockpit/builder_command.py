@@ -151,33 +151,20 @@ async def _run(
 
 
 async def _place(settings: Settings, broker: Any, store: Any, plan: Any) -> dict[str, Any]:
+    """Recovery first (a crash may have left groups of ours working), then the new group."""
     import secrets
 
-    from cockpit.bus import EventBus
-    from cockpit.clock import SystemClock
-    from cockpit.execution.coordinator import Coordinator
-    from cockpit.store.journal import Journal
+    from cockpit.execution.trading_session import trading_session
 
-    bus = EventBus()
-    clock = SystemClock()
-    async with await Journal.open(settings.journal_path, clock=clock) as journal:
-        coordinator = Coordinator(broker, journal, bus, clock, store)
-        coordinator.start()
-
-        async def pump() -> None:
-            async for event in broker.events():
-                bus.publish(event)
-
-        pumping = asyncio.get_running_loop().create_task(pump())
-        try:
-            group = plan.to_group(f"G{secrets.token_hex(4)}", clock.now())
-            await coordinator.submit(group)
-            done = await coordinator.wait(group.group_id, 180)
-            return {"group_id": done.group_id, "state": str(done.state)}
-        finally:
-            pumping.cancel()
-            await asyncio.gather(pumping, return_exceptions=True)
-            await coordinator.aclose()
+    async with trading_session(settings, broker, store) as session:
+        coordinator = session.coordinator
+        group = plan.to_group(f"G{secrets.token_hex(4)}", session.clock.now())
+        await coordinator.submit(group)
+        done = await coordinator.wait(group.group_id, 180)
+        result: dict[str, Any] = {"group_id": done.group_id, "state": str(done.state)}
+        if session.recovery.restored:
+            result["recovery"] = session.recovery.as_dict()
+        return result
 
 
 def _rupees(value: int | None) -> float | None:

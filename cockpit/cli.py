@@ -105,13 +105,13 @@ def _run_spread(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _configure_recover(parser: argparse.ArgumentParser) -> None:
-    from cockpit.store import recover_command
+    from cockpit.execution import recover_command
 
     recover_command.configure(parser)
 
 
 def _run_recover(args: argparse.Namespace, settings: Settings) -> int:
-    from cockpit.store import recover_command
+    from cockpit.execution import recover_command
 
     return recover_command.run(args, settings)
 

@@ -68,6 +68,7 @@ from cockpit.execution.exposure import (
     uncovered_by_key,
 )
 from cockpit.execution.hedger import HedgePolicy, Hedger, Proposal, ShortLine
+from cockpit.execution.restore import RestoredGroup, policy_row
 from cockpit.execution.slicing import slice_by_freeze_limit
 from cockpit.execution.stoploss import HybridStopLoss, StopLossConfig, StopSpec
 from cockpit.store.journal import Entry, Journal
@@ -90,6 +91,8 @@ class ExecutionSettings:
     on_risk_failure: RiskFailure = RiskFailure.UNWIND
     watchdog_s: float = 0.1
     reread_after_s: float = 3.0  # re-read a working child's order if it has been silent this long
+    # After a restart, an entry older than this is wound down rather than continued.
+    resume_within_s: float = 300.0
     hedge_policy_price: PricePolicy = field(
         default_factory=lambda: PricePolicy(
             offset_ticks=20,
@@ -163,6 +166,9 @@ class Coordinator:
         self._quoted_at: dict[int, datetime] = {}
         # Broker positions no group explains (an external order, a discovery at reconciliation).
         self.external: dict[int, tuple[Instrument, int]] = {}
+        # Legs appended to sell filled protection back (never risk of their own).
+        self._unwind_legs: dict[str, set[int]] = defaultdict(set)
+        self._restored: dict[str, RestoredGroup] = {}
 
     # ---- public ---------------------------------------------------------------------------
 
@@ -474,6 +480,182 @@ class Coordinator:
         self._recompute_exposure()
         return external
 
+    @property
+    def hedges_pending(self) -> bool:
+        """A hedge proposal is waiting (for its countdown or the trader)."""
+        return bool(self._pending)
+
+    def alert(self, severity: AlertSeverity, message: str, group_id: str | None = None) -> None:
+        """Raise (journal and publish) an alert on behalf of recovery or reconciliation."""
+        self._alert(self.groups.get(group_id) if group_id else None, severity, message)
+
+    async def reconcile(self) -> list[str]:
+        """Continuous reconciliation, by the start-up rules: every order of ours at the broker
+        is folded in (broker wins — a status or fill the stream missed is taken as news), a
+        broker that shows fewer fills than we hold is reported, then positions are compared
+        (:meth:`reconcile_positions`). Returns the differences found (each also alerted)."""
+        differences: list[str] = []
+        for order in await self._broker.orders():
+            where = self._by_order_id.get(order.order_id) or (
+                self._by_tag.get(order.tag) if order.tag else None
+            )
+            if where is None or where[0] not in self.groups:
+                continue
+            child = self.groups[where[0]].child(where[1])
+            if order.filled_quantity < child.filled_quantity:
+                differences.append(
+                    f"{child.tag}: we hold {child.filled_quantity} filled, the broker says "
+                    f"{order.filled_quantity}"
+                )
+                continue
+            if _newer(child, order):
+                # News the stream had not brought yet (or lost): the broker's word is taken.
+                log.info(
+                    "reconciliation: %s %s %d → broker %s %d",
+                    child.tag,
+                    child.status,
+                    child.filled_quantity,
+                    order.status,
+                    order.filled_quantity,
+                )
+                self.on_order_update(order)
+        for difference in differences:
+            self._alert(None, AlertSeverity.WARNING, f"reconciliation: {difference}")
+        await self.reconcile_positions()
+        return differences
+
+    # ---- after a restart --------------------------------------------------------------------
+
+    def adopt(self, restored: RestoredGroup) -> None:
+        """Take over a group rebuilt from the journal, terminal or not: its fills count in the
+        exposure and explain broker positions; its orders are known by id and by tag (a tag is
+        never sent again). Call :meth:`resume` to continue one that is not finished."""
+        group = restored.group
+        group_id = group.group_id
+        self.groups[group_id] = group
+        self._wake.setdefault(group_id, asyncio.Event())
+        self._restored[group_id] = restored
+        if restored.unwind_legs:
+            self._unwind_legs[group_id] = set(restored.unwind_legs)
+        now = self._clock.monotonic()
+        for leg in group.legs:
+            for child in leg.children:
+                self._by_tag[child.tag] = (group_id, child.child_id)
+                self._sent_tags.add(child.tag)
+                if child.order_id is not None:
+                    self._by_order_id[child.order_id] = (group_id, child.child_id)
+                if child.is_working:
+                    # The chase starts again from the limit the order rests at.
+                    self._child_meta[child.child_id] = _ChildMeta(
+                        sent_at=now, first_limit=child.price
+                    )
+        if group.kind is GroupKind.EXIT and group.parent_id:
+            self._exits[group.parent_id] = group_id
+        if group.kind is GroupKind.HEDGE and group.legs and not group.is_terminal:
+            self._hedge_groups[group_id] = _key(group.legs[0].spec)
+
+    async def resume(self, group_id: str) -> str:
+        """Continue an adopted group from where it truly is (the broker's word is already in
+        its children) and say what was done. Working orders keep working and are chased;
+        risk is released only against protection filled; an unwind goes on from what is
+        still long. An entry older than ``settings.resume_within_s`` is not continued — the
+        trader did not choose to open risk that late: its working orders are cancelled and
+        it is finished with what filled (unwound if no risk filled). A group that never sent
+        anything is refused; NEEDS_ATTENTION stays with the trader."""
+        group = self.groups[group_id]
+        restored = self._restored.get(group_id)
+        if group.is_terminal:
+            return f"already {group.state}"
+        if group.state is GroupState.NEEDS_ATTENTION:
+            self._alert(group, AlertSeverity.CRITICAL, "still needs attention after a restart")
+            return "left for the trader (needs attention)"
+        if group.state in (GroupState.CREATED, GroupState.VALIDATED):
+            await self._transition(
+                group, GroupState.REJECTED, "the app stopped before any order was sent"
+            )
+            return "refused: nothing had been sent"
+        age = (self._clock.now() - group.created_at).total_seconds()
+        stale = group.kind is GroupKind.ENTRY and age > self.settings.resume_within_s
+        await self._journal.write(
+            Entry(
+                kind="group.resumed",
+                group_id=group_id,
+                data={"state": str(group.state), "age_s": round(age, 3), "wind_down": stale},
+            )
+        )
+        if stale:
+            self._spawn(f"resume-{group_id}", self._drive_resumed(group, restored, wind_down=True))
+            limit = self.settings.resume_within_s
+            return f"winding down: created {age:,.0f} s ago, beyond {limit:g} s"
+        self._spawn(f"resume-{group_id}", self._drive_resumed(group, restored, wind_down=False))
+        return f"resumed from {group.state}"
+
+    async def _drive_resumed(
+        self, group: OrderGroup, restored: RestoredGroup | None, *, wind_down: bool
+    ) -> None:
+        try:
+            await self._continue(group, restored, wind_down=wind_down)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            log.exception("group %s: resumed driver failed", group.group_id)
+            await self._attention(group, f"the coordinator failed resuming it: {error}")
+
+    async def _continue(
+        self, group: OrderGroup, restored: RestoredGroup | None, *, wind_down: bool
+    ) -> None:
+        protection, risk = self._roles(group)
+        given_up = self._given_up[group.group_id]
+        unwind = sorted(self._unwind_legs.get(group.group_id, set()))
+        if wind_down:
+            given_up.update(protection + risk)
+            for index in protection + risk:
+                for child in group.legs[index].children:
+                    if child.is_working:
+                        await self._cancel(group, child, "winding down after a restart")
+        # An unwind that was under way finishes first: it only sells what was bought.
+        for index in unwind:
+            leg = group.legs[index]
+            if leg.filled_quantity < leg.spec.quantity and not await self._work_unwind_leg(
+                group, index
+            ):
+                return
+        if group.state is GroupState.UNWINDING:
+            still_long = {
+                i: group.legs[i].filled_quantity - self._unwound(group, i) for i in protection
+            }
+            await self._unwind(group, {i: q for i, q in still_long.items() if q > 0})
+            if group.state is GroupState.UNWINDING:
+                await self._transition(group, GroupState.FLAT, "protection unwound")
+            return
+        if group.state is GroupState.EMERGENCY_HEDGING:
+            # The hedger covers any breach from the exposure; the group's own work goes on.
+            await self._transition(group, GroupState.RISK_WORKING, "resumed after a restart")
+        if group.state is GroupState.PROTECTION_WORKING and not wind_down and restored:
+            # Protection the crash kept from leaving (a slice never sent) goes now.
+            for index in protection:
+                unsent = group.legs[index].spec.quantity - restored.sent_quantity(index)
+                unsent -= unsent % group.legs[index].spec.lot_size
+                if unsent > 0:
+                    await self._send_leg(group, index, unsent)
+        await self._work(group, protection, risk)
+
+    def _unwound(self, group: OrderGroup, index: int) -> int:
+        """What unwind legs have sold back (filled) of protection leg ``index``'s contract,
+        shared in leg order among protection legs on the same contract."""
+        token = group.legs[index].spec.instrument_token
+        sold = sum(
+            group.legs[i].filled_quantity
+            for i in self._unwind_legs.get(group.group_id, set())
+            if group.legs[i].spec.instrument_token == token
+        )
+        for i, leg in enumerate(group.legs):
+            if i == index:
+                break
+            if leg.spec.role is LegRole.PROTECTION and leg.spec.instrument_token == token:
+                sold -= min(sold, leg.filled_quantity)
+        return min(sold, group.legs[index].filled_quantity)
+
     def approve(self, proposal_id: str, remedy: str | None = None, reason: str = "") -> None:
         """The trader approves a hedge (the default remedy, or another)."""
         pending = self._pending.get(proposal_id)
@@ -561,16 +743,34 @@ class Coordinator:
             await self._attention(group, f"the coordinator failed: {error}")
 
     async def _run_group(self, group: OrderGroup) -> None:
-        protection = [i for i, leg in enumerate(group.legs) if leg.spec.role is LegRole.PROTECTION]
-        risk = [i for i, leg in enumerate(group.legs) if leg.spec.role is LegRole.RISK]
-        # Protection covering the most risk first.
-        protection.sort(key=lambda i: -self._risk_covered(group, i))
+        protection, risk = self._roles(group)
         if protection:
             await self._transition(group, GroupState.PROTECTION_WORKING, "protection first")
             for i in protection:
                 await self._send_leg(group, i, group.legs[i].spec.quantity)
         else:
             await self._transition(group, GroupState.RISK_WORKING, "no protection legs")
+        await self._work(group, protection, risk)
+
+    def _roles(self, group: OrderGroup) -> tuple[list[int], list[int]]:
+        """Protection legs (covering the most risk first) and risk legs; unwind legs are
+        neither: they are worked by :meth:`_unwind` alone."""
+        unwind = self._unwind_legs.get(group.group_id, set())
+        protection = [
+            i
+            for i, leg in enumerate(group.legs)
+            if leg.spec.role is LegRole.PROTECTION and i not in unwind
+        ]
+        risk = [
+            i
+            for i, leg in enumerate(group.legs)
+            if leg.spec.role is LegRole.RISK and i not in unwind
+        ]
+        protection.sort(key=lambda i: -self._risk_covered(group, i))
+        return protection, risk
+
+    async def _work(self, group: OrderGroup, protection: list[int], risk: list[int]) -> None:
+        """Release risk as protection fills, chase, and finish — from wherever the group is."""
         given_up = self._given_up[group.group_id]
         while True:
             await self._release_risk(group, risk, given_up)
@@ -582,6 +782,7 @@ class Coordinator:
                     await self._transition(group, GroupState.FLAT, "no protection filled")
                     return
                 await self._transition(group, GroupState.PROTECTION_FILLED, "protection done")
+            if group.state is GroupState.PROTECTION_FILLED:
                 await self._transition(group, GroupState.RISK_WORKING, "risk sized to it")
                 # Risk legs are capped by the protection that actually filled.
                 for i in risk:
@@ -740,31 +941,42 @@ class Coordinator:
         await self._transition(group, GroupState.COMPLETE, detail)
 
     def _excess_protection(self, group: OrderGroup) -> dict[int, int]:
-        """Per protection leg, the filled quantity no filled risk of its key needs."""
+        """Per protection leg, the filled quantity no filled risk of its key needs, less what
+        unwind legs have already sold back (filled or working)."""
         excess: dict[int, int] = {}
+        if group.kind is not GroupKind.ENTRY:
+            return excess
+        unwind = self._unwind_legs.get(group.group_id, set())
         need: dict[ExposureKey, int] = defaultdict(int)
-        for leg in group.legs:
-            if leg.spec.role is LegRole.RISK:
+        unwound: dict[int, int] = defaultdict(int)
+        for i, leg in enumerate(group.legs):
+            if i in unwind:
+                unwound[leg.spec.instrument_token] += leg.released_quantity
+            elif leg.spec.role is LegRole.RISK:
                 need[_key(leg.spec)] += leg.filled_quantity
         for i, leg in enumerate(group.legs):
-            if leg.spec.role is not LegRole.PROTECTION or group.kind is not GroupKind.ENTRY:
+            if leg.spec.role is not LegRole.PROTECTION or i in unwind:
                 continue
-            key = _key(leg.spec)
+            key, token = _key(leg.spec), leg.spec.instrument_token
             use = min(leg.filled_quantity, need[key])
             need[key] -= use
             spare = leg.filled_quantity - use
+            sold = min(spare, unwound[token])
+            unwound[token] -= sold
+            spare -= sold
             if spare > 0:
                 excess[i] = spare
         return excess
 
     async def _unwind(self, group: OrderGroup, quantities: dict[int, int]) -> None:
         """Close ``quantities`` of the given (protection) legs with aggressive limit orders,
-        chased until done; this runs inside the group and is journalled like any child."""
+        chased until done; this runs inside the group and is journalled like any child. The
+        unwind leg is journalled with the group before its first order leaves, so a restart
+        knows it for what it is."""
         for index, quantity in quantities.items():
             if quantity <= 0:
                 continue
-            leg = group.legs[index]
-            spec = leg.spec
+            spec = group.legs[index].spec
             closing = replace(
                 spec,
                 role=LegRole.RISK,
@@ -774,30 +986,41 @@ class Coordinator:
             )
             group.legs.append(Leg(spec=closing))
             new_index = len(group.legs) - 1
-            await self._send_leg(group, new_index, quantity)
-            deadline = self._clock.monotonic() + 60
-            given_up = self._given_up[group.group_id]
-            market_sent = False
-            while group.legs[new_index].filled_quantity < quantity:
-                if self._clock.monotonic() > deadline:
-                    await self._attention(group, f"could not unwind {spec.tradingsymbol}")
-                    return
-                if new_index in given_up and not market_sent:
-                    # Chased to its bound: getting out matters more than the price now.
-                    left = quantity - group.legs[new_index].filled_quantity
-                    if group.legs[new_index].working_quantity == 0 and left > 0:
-                        market_sent = True
-                        await self._send_leg(group, new_index, left, market=True)
-                        continue
-                await self._chase(group, given_up)
-                if group.legs[new_index].working_quantity == 0 and new_index not in given_up:
-                    left = quantity - group.legs[new_index].filled_quantity
-                    if left > 0:
-                        await self._send_leg(group, new_index, left)
-                event = self._wake[group.group_id]
-                event.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(event.wait(), 0.1)
+            self._unwind_legs[group.group_id].add(new_index)
+            await self._journal_group(group, "group.unwind_leg")
+            if not await self._work_unwind_leg(group, new_index):
+                return
+
+    async def _work_unwind_leg(self, group: OrderGroup, index: int) -> bool:
+        """Sell leg ``index`` (an unwind leg) until its quantity is filled: chased, re-sent
+        when nothing works, at market once chased to its bound. False when it could not be
+        done in time (the group then needs the trader)."""
+        leg = group.legs[index]
+        quantity = leg.spec.quantity
+        deadline = self._clock.monotonic() + 60
+        given_up = self._given_up[group.group_id]
+        market_sent = False
+        while leg.filled_quantity < quantity:
+            if self._clock.monotonic() > deadline:
+                await self._attention(group, f"could not unwind {leg.spec.tradingsymbol}")
+                return False
+            if index in given_up and not market_sent:
+                # Chased to its bound: getting out matters more than the price now.
+                left = quantity - leg.filled_quantity
+                if leg.working_quantity == 0 and left > 0:
+                    market_sent = True
+                    await self._send_leg(group, index, left, market=True)
+                    continue
+            await self._chase(group, given_up)
+            if leg.working_quantity == 0 and index not in given_up:
+                left = quantity - leg.filled_quantity
+                if left > 0:
+                    await self._send_leg(group, index, left)
+            event = self._wake[group.group_id]
+            event.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), 0.1)
+        return True
 
     # ---- sending ------------------------------------------------------------------------
 
@@ -969,7 +1192,7 @@ class Coordinator:
                 kind="group.transition",
                 group_id=group.group_id,
                 data={"from": str(before), "to": str(to), "reason": reason},
-                state=("groups", group.group_id, _group_row(group)),
+                state=("groups", group.group_id, self._row(group)),
             )
         )
         log.info("group %s: %s → %s (%s)", group.group_id, before, to, reason)
@@ -997,10 +1220,13 @@ class Coordinator:
             Entry(
                 kind=kind,
                 group_id=group.group_id,
-                data=_group_row(group),
-                state=("groups", group.group_id, _group_row(group)),
+                data=self._row(group),
+                state=("groups", group.group_id, self._row(group)),
             )
         )
+
+    def _row(self, group: OrderGroup) -> dict[str, Any]:
+        return _group_row(group, self._unwind_legs.get(group.group_id, set()))
 
     def _journal_nowait(self, entry: Entry) -> None:
         future = self._journal.write_nowait(entry)
@@ -1333,6 +1559,7 @@ def _child_row(group: OrderGroup, child: ChildOrder) -> dict[str, Any]:
         "child_id": child.child_id,
         "group_id": group.group_id,
         "leg_index": child.leg_index,
+        "seq": child.seq,
         "tag": child.tag,
         "tradingsymbol": spec.tradingsymbol,
         "side": str(spec.side),
@@ -1345,26 +1572,43 @@ def _child_row(group: OrderGroup, child: ChildOrder) -> dict[str, Any]:
     }
 
 
-def _group_row(group: OrderGroup) -> dict[str, Any]:
+def _group_row(
+    group: OrderGroup, unwind: set[int] | frozenset[int] = frozenset()
+) -> dict[str, Any]:
+    """Everything :func:`cockpit.execution.restore.restore_group` needs to rebuild the group."""
+    rules = group.exit_rules
     return {
         "group_id": group.group_id,
         "kind": str(group.kind),
         "state": str(group.state),
         "created_at": group.created_at.isoformat(),
         "parent_id": group.parent_id,
+        "exit_rules": None
+        if rules is None
+        else {
+            "target_pct_of_credit": rules.target_pct_of_credit,
+            "stop_pct_of_credit": rules.stop_pct_of_credit,
+        },
         "legs": [
             {
                 "role": str(leg.spec.role),
                 "side": str(leg.spec.side),
                 "tradingsymbol": leg.spec.tradingsymbol,
                 "instrument_token": leg.spec.instrument_token,
+                "exchange": leg.spec.exchange,
                 "underlying": leg.spec.underlying,
                 "expiry": leg.spec.expiry.isoformat(),
                 "strike": str(leg.spec.strike),
                 "right": leg.spec.right,
+                "lot_size": leg.spec.lot_size,
+                "tick_size_paise": leg.spec.tick_size_paise,
+                "freeze_quantity": leg.spec.freeze_quantity,
+                "product": str(leg.spec.product),
+                "price_policy": policy_row(leg.spec.price_policy),
                 "quantity": leg.spec.quantity,
                 "filled_quantity": leg.filled_quantity,
+                "unwind": index in unwind,
             }
-            for leg in group.legs
+            for index, leg in enumerate(group.legs)
         ],
     }

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from cockpit.broker.base import Broker
+from cockpit.broker.base import Broker, Position
 from cockpit.domain.instruments import InstrumentStore
 from cockpit.domain.orders import Order
 from cockpit.store.journal import Entry, Journal
@@ -150,15 +151,23 @@ async def _check_positions(
     for child in children.values():
         sign = 1 if child.get("side") == "BUY" else -1
         explained[child.get("tradingsymbol", "")] += sign * int(child.get("filled_quantity") or 0)
-    short: dict[tuple[str, str, str], int] = defaultdict(int)
-    long: dict[tuple[str, str, str], int] = defaultdict(int)
-    for position in await broker.positions():
+    positions = await broker.positions()
+    for position in positions:
         difference = position.quantity - explained.get(position.tradingsymbol, 0)
         if difference:
             report.external.append(
                 f"{position.tradingsymbol}: broker {position.quantity:+d}, journal "
                 f"{explained.get(position.tradingsymbol, 0):+d} ({difference:+d} external)"
             )
+    report.unhedged.extend(unhedged_positions(positions, store))
+
+
+def unhedged_positions(positions: Iterable[Position], store: InstrumentStore) -> list[str]:
+    """Per underlying/expiry/right, where the broker's own positions hold more short than
+    long: the hedged invariant checked on the broker's numbers."""
+    short: dict[tuple[str, str, str], int] = defaultdict(int)
+    long: dict[tuple[str, str, str], int] = defaultdict(int)
+    for position in positions:
         try:
             instrument = store.get(position.instrument_token)
         except LookupError:
@@ -170,8 +179,8 @@ async def _check_positions(
             short[key] += -position.quantity
         else:
             long[key] += position.quantity
-    for key, quantity in sorted(short.items()):
-        if quantity > long.get(key, 0):
-            report.unhedged.append(
-                f"{' '.join(key)}: {quantity} short against {long.get(key, 0)} long at the broker"
-            )
+    return [
+        f"{' '.join(key)}: {quantity} short against {long.get(key, 0)} long at the broker"
+        for key, quantity in sorted(short.items())
+        if quantity > long.get(key, 0)
+    ]

@@ -1,8 +1,10 @@
-"""``cockpit recover [--json] [--broker-url URL]``: run broker-wins reconciliation of the
-journal alone and print its report — intents adopted by tag or marked never sent, statuses the
-broker corrected, external positions, and any underlying/expiry/right left unhedged at the
-broker. Exit status 0 when the journal and the broker agree, 1 when there were differences
-(all now journalled), 2 when something is unhedged."""
+"""``cockpit recover [--json] [--wait S] [--broker-url URL]``: run start-up recovery alone and
+print its report — intents adopted by tag or marked never sent, statuses the broker corrected,
+the groups rebuilt and what resuming each did, external positions, and any
+underlying/expiry/right left unhedged at the broker. Resumed groups (and any emergency hedge)
+are driven for up to ``--wait`` seconds before the command exits; what is still working then is
+picked up by the next start. Exit status 0 when the journal and the broker agree, 1 when there
+were differences (all now journalled), 2 when something is still unhedged at the broker."""
 
 from __future__ import annotations
 
@@ -18,19 +20,29 @@ from cockpit.marketdata.command import add_broker_url
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument(
+        "--wait",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="seconds to keep driving resumed groups before exiting (default 60)",
+    )
     add_broker_url(parser)
 
 
-async def _recover(settings: Settings, broker_url: str | None) -> dict[str, Any]:
+async def _recover(settings: Settings, broker_url: str | None, wait: float) -> dict[str, Any]:
     from cockpit.broker.connect import connected_broker
-    from cockpit.store.journal import Journal
-    from cockpit.store.recovery import reconcile_journal
+    from cockpit.execution.trading_session import trading_session
+    from cockpit.store.recovery import unhedged_positions
 
     async with connected_broker(settings, broker_url) as broker:
         store = await broker.instruments()
-        async with await Journal.open(settings.journal_path) as journal:
-            report = await reconcile_journal(journal, broker, store)
-    return report.as_dict()
+        async with trading_session(settings, broker, store) as session:
+            report = session.recovery.as_dict()
+            report["final_states"] = await session.settle(wait)
+            # The invariant once more, after the resumed groups and hedges have worked.
+            report["unhedged"] = unhedged_positions(await broker.positions(), store)
+    return report
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -38,7 +50,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from cockpit.store import JournalError
 
     try:
-        report = asyncio.run(_recover(settings, args.broker_url))
+        report = asyncio.run(_recover(settings, args.broker_url, args.wait))
     except (BrokerError, JournalError) as error:
         print(f"cockpit recover: error: {error}", file=sys.stderr)
         return 1
@@ -50,6 +62,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             ("adopted (found by tag)", "adopted"),
             ("never sent", "never_sent"),
             ("corrected by the broker", "updated"),
+            ("resumed", "resumed"),
+            ("could not be rebuilt", "unrestorable"),
             ("differences", "differences"),
             ("external positions", "external"),
             ("UNHEDGED at the broker", "unhedged"),
