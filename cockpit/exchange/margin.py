@@ -1,37 +1,25 @@
-"""A SPAN-like margin estimate for the paper exchange: funds checks and the margin endpoints.
+"""The paper exchange's margin: Kite's margin endpoints and funds checks on the SPAN-like estimate.
 
-Per underlying, the portfolio (existing positions plus the orders in question, as if filled)
-is revalued under NSE Clearing's 16 risk scenarios (../shared/reference/nse-fo.md, SPAN): the
-underlying moves 0, ±1/3, ±2/3 and ±1 × PSR, each with volatility up and down by VSR (14
-scenarios, loss counted in full), and ±2 × PSR with volatility unchanged (loss counted 35%).
-Options are revalued with Black-76 on the forward, all legs and all scenarios at once as numpy
-arrays; futures move one for one with their forward. The SPAN charge of an underlying is its
-worst weighted loss, less any net long option value (a long option's worst case is its premium,
-which is paid in cash, not blocked as margin), never below zero; underlyings add up (no
-inter-commodity credit, no calendar-spread charge, no short-option minimum — documented gaps).
-
-Figures (dated in nse-fo.md; kept in :class:`MarginParameters`, per-underlying overridable):
-PSR 9.3% of the underlying for index derivatives, 14.2% for stocks; VSR 25% of the option's
-own model volatility, at least 4 vol points for indices and 10 for stocks; exposure margin
-(ELM) 2% of notional for index derivatives and 3.5% for stock derivatives (NSE's stock ELM),
-charged on futures and short options only, plus 2% on short index options on their expiry day
-(SEBI, Nov 2024). Notional is the underlying's spot (options) or the future's forward times the
-absolute quantity. Long options bought pay their premium (order price × quantity; the best ask,
-or the model price without one, for a MARKET order).
-
-Premium received is **not** netted (OpenAlgo #1620: Kite's basket margin nets the credit of
-short legs, so a hedged basket looks cheaper than what will be blocked while its legs fill).
-Here ``option_premium`` is what buys pay and ``premium_received`` is reported beside it but
-never subtracted from ``total``; the credit reaches the account only as cash when a sell fills.
-All amounts are integer paise; every float result is rounded up to the next paisa.
+The model itself (16 SPAN scenarios per underlying, short option minimum, exposure margin,
+premium never netted) is :mod:`cockpit.risk.margin`, Cockpit's one margin implementation; see
+its docstring for the sources and simplifications. This module turns the exchange's orders
+and positions into its arrays: legs are netted per instrument (EQ legs are ignored: delivered
+shares are paid for in cash, not margined), forwards, spots and model vols come from the
+simulated market, time to expiry runs to the 15:30 IST close, and contracts expiring today
+pay the expiry-day exposure margin. On top of it sit Kite's shapes: ``POST /margins/orders``
+(each order alone, or what it adds to the positions) and ``POST /margins/basket`` (the basket
+netted, with and without the positions). Long options bought pay their premium (order price ×
+quantity; the best ask, or the last price without one, for a MARKET order); premium received
+is reported in ``premium_received`` and never subtracted from ``total`` (OpenAlgo #1620: Kite's
+basket margin nets the credit of short legs, so a hedged basket looks cheaper than what will
+be blocked while its legs fill); the credit reaches the account only as cash when a sell
+fills. All amounts are integer paise, rounded up to the next paisa.
 """
 
 from __future__ import annotations
 
-import math
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any, Protocol
@@ -39,47 +27,29 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from cockpit import pricing
 from cockpit.clock import IST
 from cockpit.domain.market_data import Quote
 from cockpit.domain.money import Paise
+from cockpit.risk.margin import (
+    DEFAULT_INDICES,
+    DEFAULT_PARAMETERS,
+    SCENARIOS,
+    MarginEstimate,
+    MarginLegs,
+    MarginParameters,
+    MarketState,
+    estimate_margin,
+    premium_flows,
+)
+from cockpit.risk.margin import option_value as black76
 
 FloatArray = npt.NDArray[np.float64]
 
 #: Derivatives stop trading at 15:30 IST on their expiry day.
 EXPIRY_CLOSE = time(15, 30)
 _YEAR_SECONDS = 365.0 * 24 * 3600
-_MIN_T = 1e-6  # years; at expiry Black-76 collapses to intrinsic value
-_MIN_VOL = 0.01
-
-#: (price move as a fraction of PSR, volatility move as a multiple of VSR, loss weight)
-SCENARIOS: tuple[tuple[float, int, float], ...] = (
-    (0.0, +1, 1.0),
-    (0.0, -1, 1.0),
-    (+1 / 3, +1, 1.0),
-    (+1 / 3, -1, 1.0),
-    (-1 / 3, +1, 1.0),
-    (-1 / 3, -1, 1.0),
-    (+2 / 3, +1, 1.0),
-    (+2 / 3, -1, 1.0),
-    (-2 / 3, +1, 1.0),
-    (-2 / 3, -1, 1.0),
-    (+1.0, +1, 1.0),
-    (+1.0, -1, 1.0),
-    (-1.0, +1, 1.0),
-    (-1.0, -1, 1.0),
-    (+2.0, 0, 0.35),
-    (-2.0, 0, 0.35),
-)
-_PRICE_MOVES = np.array([s[0] for s in SCENARIOS])[:, None]
-_VOL_MOVES = np.array([s[1] for s in SCENARIOS], dtype=np.float64)[:, None]
-_WEIGHTS = np.array([s[2] for s in SCENARIOS])[:, None]
 
 ZERO = Paise(0)
-
-DEFAULT_INDICES = frozenset(
-    {"NIFTY", "BANKNIFTY", "FINNIFTY", "MIDCPNIFTY", "NIFTYNXT50", "SENSEX", "BANKEX"}
-)
 
 
 # ---- what the margin model reads ----------------------------------------------------------
@@ -130,32 +100,6 @@ class MarginLeg:
 
 
 @dataclass(frozen=True, slots=True)
-class MarginParameters:
-    index_underlyings: frozenset[str] = DEFAULT_INDICES
-    index_psr: float = 0.093
-    stock_psr: float = 0.142
-    psr_override: dict[str, float] = field(default_factory=dict)
-    vsr_fraction: float = 0.25
-    index_vsr_floor: float = 0.04
-    stock_vsr_floor: float = 0.10
-    index_elm: float = 0.02
-    stock_elm: float = 0.035
-    expiry_day_extra_elm: float = 0.02
-    rate: float = 0.0
-
-    def is_index(self, underlying: str) -> bool:
-        return underlying in self.index_underlyings
-
-    def psr(self, underlying: str) -> float:
-        if underlying in self.psr_override:
-            return self.psr_override[underlying]
-        return self.index_psr if self.is_index(underlying) else self.stock_psr
-
-
-DEFAULT_PARAMETERS = MarginParameters()
-
-
-@dataclass(frozen=True, slots=True)
 class MarginBreakdown:
     """Kite's per-order margin fields, in paise. ``total`` never includes ``premium_received``."""
 
@@ -188,31 +132,6 @@ class BasketMargin:
     orders: tuple[MarginBreakdown, ...]
 
 
-# ---- Black-76 ---------------------------------------------------------------------------
-
-
-def black76(
-    forward: FloatArray,
-    strike: FloatArray,
-    years: FloatArray,
-    *,
-    rate: float,
-    vol: FloatArray,
-    is_call: npt.NDArray[np.bool_],
-) -> FloatArray:
-    """Black-76 option prices (:func:`cockpit.pricing.price`) with the margin model's floors:
-    time at least ``_MIN_T`` years and volatility at least ``_MIN_VOL``, broadcast over any
-    matching shapes (same units as inputs)."""
-    return pricing.price(
-        forward,
-        strike,
-        np.maximum(years, _MIN_T),
-        rate=rate,
-        vol=np.maximum(vol, _MIN_VOL),
-        is_call=is_call,
-    )
-
-
 def market_now(market: PricingMarket) -> datetime:
     """The market's clock in IST, whether the market exposes ``now`` as a value or a method."""
     now: Any = market.now
@@ -222,16 +141,15 @@ def market_now(market: PricingMarket) -> datetime:
     return value.astimezone(IST)
 
 
+def expiry_close(expiry: date) -> datetime:
+    return datetime.combine(expiry, EXPIRY_CLOSE, tzinfo=IST)
+
+
 def years_to_expiry(expiry: date, now: datetime) -> float:
-    close = datetime.combine(expiry, EXPIRY_CLOSE, tzinfo=IST)
-    return max((close - now).total_seconds() / _YEAR_SECONDS, 0.0)
+    return max((expiry_close(expiry) - now).total_seconds() / _YEAR_SECONDS, 0.0)
 
 
-def _ceil_paise(value: float) -> Paise:
-    return Paise(max(0, math.ceil(value - 1e-6)))
-
-
-# ---- the model ----------------------------------------------------------------------------
+# ---- from orders and positions to the model's arrays ----------------------------------------
 
 
 def _is_option(instrument: InstrumentLike) -> bool:
@@ -242,13 +160,54 @@ def _is_future(instrument: InstrumentLike) -> bool:
     return str(instrument.instrument_type) == "FUT"
 
 
-def _net(legs: Iterable[MarginLeg]) -> dict[int, tuple[InstrumentLike, int]]:
+def _net_derivatives(legs: Iterable[MarginLeg]) -> list[tuple[InstrumentLike, int]]:
+    """Non-zero net quantity per option or future, in first-seen order."""
     net: dict[int, tuple[InstrumentLike, int]] = {}
     for leg in legs:
         token = leg.instrument.instrument_token
         held = net.get(token)
         net[token] = (leg.instrument, (held[1] if held else 0) + leg.quantity)
-    return net
+    return [
+        (instrument, quantity)
+        for instrument, quantity in net.values()
+        if quantity != 0 and (_is_option(instrument) or _is_future(instrument))
+    ]
+
+
+def _estimate(
+    legs: Iterable[MarginLeg], market: PricingMarket, params: MarginParameters
+) -> MarginEstimate | None:
+    members = _net_derivatives(legs)
+    if not members:
+        return None
+    now = market_now(market)
+    n = len(members)
+    forward, spot, vol = np.empty(n), np.empty(n), np.zeros(n)
+    strike, years = np.zeros(n), np.empty(n)
+    expiry_key = np.empty(n, dtype=np.int64)
+    for i, (instrument, _) in enumerate(members):
+        expiry = instrument.expiry
+        if expiry is None:
+            raise ValueError(f"{instrument.tradingsymbol}: a derivative without an expiry")
+        forward[i] = float(market.forward(instrument.name, expiry))
+        spot[i] = float(market.spot(instrument.name))
+        years[i] = years_to_expiry(expiry, now)
+        expiry_key[i] = expiry.toordinal()
+        if _is_option(instrument):
+            strike[i] = float(instrument.strike or 0) * 100.0  # rupees → paise, like forwards
+            vol[i] = float(market.model_vol(instrument.instrument_token))
+    today = now.date().toordinal()
+    arrays = MarginLegs(
+        underlying=tuple(instrument.name for instrument, _ in members),
+        quantity=np.array([q for _, q in members], dtype=np.float64),
+        is_option=np.array([_is_option(i) for i, _ in members], dtype=np.bool_),
+        is_call=np.array([str(i.instrument_type) == "CE" for i, _ in members], dtype=np.bool_),
+        strike=strike,
+        years=years,
+        expiry=expiry_key,
+        expires_today=expiry_key == today,
+    )
+    return estimate_margin(arrays, MarketState(forward=forward, spot=spot, vol=vol), params)
 
 
 def span_by_underlying(
@@ -256,74 +215,9 @@ def span_by_underlying(
     market: PricingMarket,
     params: MarginParameters = DEFAULT_PARAMETERS,
 ) -> dict[str, Paise]:
-    """SPAN charge per underlying for a portfolio of derivative legs (EQ legs are ignored:
-    delivered shares are paid for in cash, not margined)."""
-    groups: dict[str, list[tuple[InstrumentLike, int]]] = defaultdict(list)
-    for instrument, quantity in _net(legs).values():
-        if quantity != 0 and (_is_option(instrument) or _is_future(instrument)):
-            groups[instrument.name].append((instrument, quantity))
-    return {
-        underlying: _span_of_group(underlying, members, market, params)
-        for underlying, members in groups.items()
-    }
-
-
-def _span_of_group(
-    underlying: str,
-    members: Sequence[tuple[InstrumentLike, int]],
-    market: PricingMarket,
-    params: MarginParameters,
-) -> Paise:
-    now = market_now(market)
-    n = len(members)
-    qty = np.empty(n)
-    fwd = np.empty(n)
-    strike = np.ones(n)
-    years = np.empty(n)
-    vol = np.empty(n)
-    is_call = np.zeros(n, dtype=np.bool_)
-    is_opt = np.zeros(n, dtype=np.bool_)
-    for i, (instrument, quantity) in enumerate(members):
-        expiry = instrument.expiry
-        if expiry is None:
-            raise ValueError(f"{instrument.tradingsymbol}: a derivative without an expiry")
-        qty[i] = quantity
-        fwd[i] = float(market.forward(underlying, expiry))
-        years[i] = years_to_expiry(expiry, now)
-        if _is_option(instrument):
-            is_opt[i] = True
-            is_call[i] = str(instrument.instrument_type) == "CE"
-            strike[i] = float(instrument.strike or 0) * 100.0  # rupees → paise, like forwards
-            vol[i] = float(market.model_vol(instrument.instrument_token))
-        else:
-            vol[i] = 0.0
-    index = params.is_index(underlying)
-    psr = params.psr(underlying)
-    vsr = np.maximum(
-        params.vsr_fraction * vol, params.index_vsr_floor if index else params.stock_vsr_floor
-    )
-
-    base = np.where(
-        is_opt, black76(fwd, strike, years, rate=params.rate, vol=vol, is_call=is_call), fwd
-    )
-    fwd_s = fwd[None, :] * (1.0 + _PRICE_MOVES * psr)  # (16, n)
-    vol_s = np.maximum(vol[None, :] + _VOL_MOVES * vsr[None, :], _MIN_VOL)
-    revalued = np.where(
-        is_opt[None, :],
-        black76(
-            fwd_s,
-            strike[None, :],
-            years[None, :],
-            rate=params.rate,
-            vol=vol_s,
-            is_call=is_call[None, :],
-        ),
-        fwd_s,
-    )
-    losses = -((revalued - base[None, :]) * qty[None, :]).sum(axis=1, keepdims=True) * _WEIGHTS
-    worst = float(losses.max())
-    net_long_option_value = float(np.sum(np.where(is_opt, base * qty, 0.0)))
-    return _ceil_paise(worst - max(0.0, net_long_option_value))
+    """SPAN charge per underlying for a portfolio of derivative legs."""
+    estimate = _estimate(legs, market, params)
+    return {} if estimate is None else estimate.span_by_underlying
 
 
 def exposure_margin(
@@ -332,23 +226,8 @@ def exposure_margin(
     params: MarginParameters = DEFAULT_PARAMETERS,
 ) -> Paise:
     """ELM on futures and short options of the netted portfolio."""
-    today = market_now(market).date()
-    total = 0.0
-    for instrument, quantity in _net(legs).values():
-        if quantity == 0:
-            continue
-        index = params.is_index(instrument.name)
-        rate = params.index_elm if index else params.stock_elm
-        if _is_future(instrument) and instrument.expiry is not None:
-            notional = float(market.forward(instrument.name, instrument.expiry)) * abs(quantity)
-        elif _is_option(instrument) and quantity < 0:
-            notional = float(market.spot(instrument.name)) * abs(quantity)
-            if index and instrument.expiry == today:
-                rate += params.expiry_day_extra_elm
-        else:
-            continue
-        total += notional * rate
-    return _ceil_paise(total)
+    estimate = _estimate(legs, market, params)
+    return ZERO if estimate is None else estimate.exposure
 
 
 def market_price_for(leg: MarginLeg, market: PricingMarket) -> Paise:
@@ -363,16 +242,12 @@ def market_price_for(leg: MarginLeg, market: PricingMarket) -> Paise:
 
 def premiums(orders: Iterable[MarginLeg], market: PricingMarket) -> tuple[Paise, Paise]:
     """(premium payable by option buys, premium received by option sells)."""
-    paid = received = 0
-    for leg in orders:
-        if not _is_option(leg.instrument) or leg.quantity == 0:
-            continue
-        value = market_price_for(leg, market) * abs(leg.quantity)
-        if leg.quantity > 0:
-            paid += value
-        else:
-            received += value
-    return Paise(paid), Paise(received)
+    options = [leg for leg in orders if _is_option(leg.instrument) and leg.quantity != 0]
+    return premium_flows(
+        [leg.quantity for leg in options],
+        [market_price_for(leg, market) for leg in options],
+        [True] * len(options),
+    )
 
 
 def portfolio_margin(
@@ -382,12 +257,11 @@ def portfolio_margin(
     params: MarginParameters = DEFAULT_PARAMETERS,
 ) -> MarginBreakdown:
     """Margin of positions plus orders taken together; premium only for the orders."""
-    legs = [*positions, *orders]
-    span = sum(span_by_underlying(legs, market, params).values())
+    estimate = _estimate([*positions, *orders], market, params)
     paid, received = premiums(orders, market)
     return MarginBreakdown(
-        span=Paise(span),
-        exposure=exposure_margin(legs, market, params),
+        span=ZERO if estimate is None else estimate.span,
+        exposure=ZERO if estimate is None else estimate.exposure,
         option_premium=paid,
         premium_received=received,
     )
@@ -433,11 +307,8 @@ def basket_margin(
     )
 
 
-def expiry_close(expiry: date) -> datetime:
-    return datetime.combine(expiry, EXPIRY_CLOSE, tzinfo=IST)
-
-
 __all__ = [
+    "DEFAULT_INDICES",
     "DEFAULT_PARAMETERS",
     "SCENARIOS",
     "BasketMargin",
@@ -448,10 +319,13 @@ __all__ = [
     "PricingMarket",
     "basket_margin",
     "black76",
+    "expiry_close",
     "exposure_margin",
     "market_now",
+    "market_price_for",
     "order_margins",
     "portfolio_margin",
     "premiums",
     "span_by_underlying",
+    "years_to_expiry",
 ]
