@@ -621,12 +621,16 @@ class Coordinator:
             ):
                 return
         if group.state is GroupState.UNWINDING:
-            still_long = {
-                i: group.legs[i].filled_quantity - self._unwound(group, i) for i in protection
-            }
-            await self._unwind(group, {i: q for i, q in still_long.items() if q > 0})
+            # Only protection no filled short needs is sold (all of it, unless a risk order
+            # the broker filled after all turned up at reconciliation).
+            await self._unwind(group, self._excess_protection(group))
             if group.state is GroupState.UNWINDING:
-                await self._transition(group, GroupState.FLAT, "protection unwound")
+                if any(group.legs[i].filled_quantity for i in risk):
+                    await self._attention(
+                        group, "a risk leg filled while unwinding: hedged, the trader decides"
+                    )
+                else:
+                    await self._transition(group, GroupState.FLAT, "protection unwound")
             return
         if group.state is GroupState.EMERGENCY_HEDGING:
             # The hedger covers any breach from the exposure; the group's own work goes on.
@@ -639,22 +643,6 @@ class Coordinator:
                 if unsent > 0:
                     await self._send_leg(group, index, unsent)
         await self._work(group, protection, risk)
-
-    def _unwound(self, group: OrderGroup, index: int) -> int:
-        """What unwind legs have sold back (filled) of protection leg ``index``'s contract,
-        shared in leg order among protection legs on the same contract."""
-        token = group.legs[index].spec.instrument_token
-        sold = sum(
-            group.legs[i].filled_quantity
-            for i in self._unwind_legs.get(group.group_id, set())
-            if group.legs[i].spec.instrument_token == token
-        )
-        for i, leg in enumerate(group.legs):
-            if i == index:
-                break
-            if leg.spec.role is LegRole.PROTECTION and leg.spec.instrument_token == token:
-                sold -= min(sold, leg.filled_quantity)
-        return min(sold, group.legs[index].filled_quantity)
 
     def approve(self, proposal_id: str, remedy: str | None = None, reason: str = "") -> None:
         """The trader approves a hedge (the default remedy, or another)."""
