@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from cockpit.domain.instruments import InstrumentStore
     from cockpit.exchange.embedded import ExchangeThread
     from cockpit.execution.coordinator import Coordinator
+    from cockpit.execution.startup import StartupReport
     from cockpit.marketdata.feed import ChainFeed
     from cockpit.store.journal import Journal
 
@@ -64,7 +65,10 @@ class Services:
         self.chain: ChainFeed | None = None
         self.journal: Journal | None = None
         self.coordinator: Coordinator | None = None
-        self.connected = asyncio.Event()  # set once the broker answered and instruments loaded
+        self.connected = asyncio.Event()  # set once the broker answered and recovery ran
+        self.recovery: StartupReport | None = None
+        self.reconciliations = 0
+        self._link: ConnectionState | None = None
 
     @property
     def broker_url(self) -> str:
@@ -179,25 +183,55 @@ class Services:
             self.bus.publish(event)
 
     async def _start_execution(self, store: InstrumentStore) -> None:
+        """The journal, the coordinator — and start-up recovery before anything else: the
+        window offers trading (``connected``) only once the journal and the broker agree and
+        the groups a crash interrupted are back in hand. Progress goes out on the bus."""
         from cockpit.execution.coordinator import Coordinator
+        from cockpit.execution.startup import recover
         from cockpit.store.journal import Journal
 
         assert self.broker is not None
         self.journal = await Journal.open(self.settings.journal_path, clock=self.clock)
         self.coordinator = Coordinator(self.broker, self.journal, self.bus, self.clock, store)
+        self.recovery = await recover(
+            self.journal, self.broker, store, self.coordinator, self.clock, self.bus
+        )
         self.coordinator.start()
+        self.bus.subscribe(ConnectionChanged, self._on_connection)
 
-    async def _run_reconcile(self) -> None:
-        """Every interval: broker positions against the groups (broker wins; external
-        positions count in exposure and are alerted)."""
+    def _on_connection(self, event: ConnectionChanged) -> None:
+        """Reconcile on every WebSocket reconnect: whatever the stream missed while it was
+        down is taken from the broker by the same rules as the 12 s pass."""
+        was = self._link
+        self._link = event.state
+        if (
+            event.state is ConnectionState.CONNECTED
+            and was is not None
+            and was is not ConnectionState.CONNECTED
+            and self.coordinator is not None
+            and not self._closed
+        ):
+            self.spawn("reconcile-on-reconnect", self._reconcile_once("reconnect"))
+
+    async def _reconcile_once(self, why: str) -> None:
         from cockpit.broker.base import BrokerError
 
+        if self.coordinator is None:
+            return
+        try:
+            differences = await self.coordinator.reconcile()
+        except BrokerError as error:
+            log.warning("reconciliation (%s) failed: %s", why, error)
+            return
+        self.reconciliations += 1
+        log.info("reconciliation (%s): %d difference(s)", why, len(differences))
+
+    async def _run_reconcile(self) -> None:
+        """Every interval: the broker's orders and positions against the groups (broker
+        wins; external positions count in exposure and are alerted)."""
         while self.coordinator is not None:
             await asyncio.sleep(self.settings.reconcile.interval_s)
-            try:
-                await self.coordinator.reconcile_positions()
-            except BrokerError as error:
-                log.warning("position reconciliation failed: %s", error)
+            await self._reconcile_once(f"every {self.settings.reconcile.interval_s:g} s")
 
     async def _run_funds(self) -> None:
         from cockpit.broker.base import BrokerError

@@ -6,9 +6,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from cockpit.domain.money import Paise
 from cockpit.execution.exposure import ExposureKey, ExposureWindow, Uncovered
+
+if TYPE_CHECKING:
+    from cockpit.execution.startup import StartupReport
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,3 +83,21 @@ class HedgeResolved:
     remedy: str | None = None
     group_id: str | None = None
     reason: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecoveryProgressed:
+    """Start-up recovery reached step ``step`` of ``total`` (1-based)."""
+
+    at: datetime
+    step: int
+    total: int
+    detail: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecoveryFinished:
+    """Start-up recovery is done; ``report`` says what it found and did."""
+
+    at: datetime
+    report: StartupReport

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from cockpit.broker.base import Broker
@@ -28,6 +28,7 @@ from cockpit.clock import Clock
 from cockpit.domain.events import AlertSeverity
 from cockpit.domain.instruments import InstrumentStore
 from cockpit.execution.coordinator import Coordinator
+from cockpit.execution.events import RecoveryFinished, RecoveryProgressed
 from cockpit.execution.restore import RestoreError, restore_group
 from cockpit.store.journal import Entry, Journal
 from cockpit.store.recovery import RecoveryReport, reconcile_journal
@@ -40,22 +41,6 @@ STEPS = (
     "resuming unfinished groups",
     "checking broker positions",
 )
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RecoveryProgressed:
-    """Start-up recovery reached step ``step`` of ``total`` (1-based)."""
-
-    at: datetime
-    step: int
-    total: int
-    detail: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RecoveryFinished:
-    at: datetime
-    report: StartupReport
 
 
 @dataclass(slots=True)

@@ -18,7 +18,14 @@ from cockpit.domain.events import (
     FundsChanged,
     MarketClockChanged,
 )
-from cockpit.execution.events import ExposureChanged, GroupChanged, HedgeProposed, HedgeResolved
+from cockpit.execution.events import (
+    ExposureChanged,
+    GroupChanged,
+    HedgeProposed,
+    HedgeResolved,
+    RecoveryFinished,
+    RecoveryProgressed,
+)
 
 
 class EventBridge(QObject):
@@ -30,6 +37,8 @@ class EventBridge(QObject):
     hedgeProposed = Signal(object)  # HedgeProposed
     hedgeResolved = Signal(object)  # HedgeResolved
     alertRaised = Signal(object)  # AlertRaised
+    recoveryProgressed = Signal(object)  # RecoveryProgressed
+    recoveryFinished = Signal(object)  # RecoveryFinished
 
     def __init__(self, bus: EventBus, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -43,6 +52,8 @@ class EventBridge(QObject):
             bus.subscribe(HedgeProposed, self.hedgeProposed.emit),
             bus.subscribe(HedgeResolved, self.hedgeResolved.emit),
             bus.subscribe(AlertRaised, self.alertRaised.emit),
+            bus.subscribe(RecoveryProgressed, self.recoveryProgressed.emit),
+            bus.subscribe(RecoveryFinished, self.recoveryFinished.emit),
         ]
 
     def detach(self) -> None:

@@ -35,6 +35,7 @@ from cockpit.app import Services
 from cockpit.config import Settings
 from cockpit.domain.events import ConnectionChanged, FundsChanged, MarketClockChanged
 from cockpit.domain.money import format_inr
+from cockpit.execution.events import RecoveryFinished, RecoveryProgressed
 from cockpit.logging_setup import add_handler
 from cockpit.reference_data import resources_dir
 from cockpit.ui.bridge import EventBridge
@@ -254,7 +255,21 @@ def _wire_status_bar(bridge: EventBridge, window: MainWindow) -> None:
     def on_funds(event: FundsChanged) -> None:
         status.set_funds(format_inr(event.used), format_inr(event.available))
 
+    def on_recovery(event: RecoveryProgressed) -> None:
+        status.set_recovery(event.step, event.total, event.detail)
+
+    def on_recovered(event: RecoveryFinished) -> None:
+        report = event.report
+        status.recovery_done(
+            len(report.resumed),
+            len(report.reconciliation.differences) + len(report.unrestorable),
+            len(report.as_dict()["external"]),
+            len(report.reconciliation.unhedged),
+        )
+
     connect: list[tuple[Any, Callable[[Any], None]]] = [
+        (bridge.recoveryProgressed, on_recovery),
+        (bridge.recoveryFinished, on_recovered),
         (bridge.marketClockChanged, on_clock),
         (bridge.connectionChanged, on_connection),
         (bridge.fundsChanged, on_funds),

@@ -21,7 +21,8 @@ from cockpit.clock import SystemClock
 from cockpit.domain.groups import GroupKind, GroupState, LegRole, OrderGroup, PricePolicy
 from cockpit.domain.orders import OrderStatus, Side
 from cockpit.execution.coordinator import Coordinator, ExecutionSettings
-from cockpit.execution.startup import RecoveryFinished, RecoveryProgressed, recover
+from cockpit.execution.events import RecoveryFinished, RecoveryProgressed
+from cockpit.execution.startup import recover
 from cockpit.store.journal import Entry, Journal
 from tests.execution.engine_broker import EngineBroker
 from tests.execution.helpers import VenueWatch, leg, option
