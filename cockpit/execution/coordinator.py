@@ -34,6 +34,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from cockpit.broker.base import (
@@ -58,7 +59,7 @@ from cockpit.domain.groups import (
 )
 from cockpit.domain.instruments import Exchange, Instrument, InstrumentStore, OptionChain
 from cockpit.domain.money import Paise
-from cockpit.domain.orders import Order, OrderRequest, OrderStatus, OrderType, Side
+from cockpit.domain.orders import Order, OrderRequest, OrderStatus, OrderType, Product, Side
 from cockpit.execution.events import ExposureChanged, GroupChanged, HedgeProposed, HedgeResolved
 from cockpit.execution.exposure import (
     ExposureKey,
@@ -70,7 +71,13 @@ from cockpit.execution.exposure import (
 from cockpit.execution.hedger import HedgePolicy, Hedger, Proposal, ShortLine
 from cockpit.execution.restore import RestoredGroup, policy_row
 from cockpit.execution.slicing import slice_by_freeze_limit
-from cockpit.execution.stoploss import HybridStopLoss, StopLossConfig, StopSpec
+from cockpit.execution.stoploss import (
+    HybridStopLoss,
+    StopEvent,
+    StopLossConfig,
+    StopSpec,
+    StopState,
+)
 from cockpit.store.journal import Entry, Journal
 
 log = logging.getLogger(__name__)
@@ -424,28 +431,78 @@ class Coordinator:
 
     async def arm_stop(self, spec: StopSpec, config: StopLossConfig | None = None) -> str:
         """A hybrid stop (SL-limit, then market only after the cancel is confirmed); the
-        coordinator forwards its order updates and polls it on the watchdog."""
-        stop = HybridStopLoss(
-            spec,
-            self._broker,
-            self._clock,
-            config=config or StopLossConfig(),
-            on_event=lambda e: self._journal_nowait(
+        coordinator forwards its order updates and polls it on the watchdog. The stop is
+        journalled (``stops``) before its order leaves, and every move after, so a restart
+        takes it over (:meth:`resume_stops`)."""
+        config = config or StopLossConfig()
+        stop = self._stop(spec, config)
+        await self._journal.write(
+            Entry(
+                kind="stop.intent",
+                data={"tag": spec.tag},
+                state=("stops", spec.tag, _stop_row(stop)),
+            )
+        )
+        self.stops[spec.tag] = stop
+        try:
+            return await stop.arm()
+        except BrokerError:
+            self._journal_nowait(
+                Entry(kind="stop.failed", data={"tag": spec.tag},
+                      state=("stops", spec.tag, _stop_row(stop)))
+            )  # fmt: skip
+            raise
+
+    def _stop(self, spec: StopSpec, config: StopLossConfig) -> HybridStopLoss:
+        holder: list[HybridStopLoss] = []
+
+        def on_event(event: StopEvent) -> None:
+            self._journal_nowait(
                 Entry(
                     kind="stop.event",
                     data={
                         "tag": spec.tag,
-                        "state": str(e.state),
-                        "detail": e.detail,
-                        "filled_quantity": e.filled_quantity,
-                        "order_id": e.order_id,
+                        "state": str(event.state),
+                        "detail": event.detail,
+                        "filled_quantity": event.filled_quantity,
+                        "order_id": event.order_id,
                     },
+                    state=("stops", spec.tag, _stop_row(holder[0])) if holder else None,
                 )
-            ),
-        )
-        order_id = await stop.arm()
-        self.stops[spec.tag] = stop
-        return order_id
+            )
+            if event.state is StopState.FAILED:
+                self._alert(None, AlertSeverity.CRITICAL, f"stop-loss failed: {event.detail}")
+
+        stop = HybridStopLoss(spec, self._broker, self._clock, config=config, on_event=on_event)
+        holder.append(stop)
+        return stop
+
+    async def resume_stops(self) -> dict[str, str]:
+        """Take over every stop the journal holds that had not finished: found at the broker
+        by tag (broker wins) and driven on from there, or placed if its SL never left."""
+        rows = await self._journal.state("stops")
+        live = {tag: row for tag, row in rows.items() if row.get("state") not in ("DONE", "FAILED")}
+        if not live:
+            return {}
+        orders = await self._broker.orders()
+        outcome: dict[str, str] = {}
+        for tag, row in sorted(live.items()):
+            try:
+                spec, config = _stop_from_row(row)
+            except (KeyError, TypeError, ValueError) as error:
+                outcome[tag] = f"cannot be rebuilt: {error}"
+                self._alert(None, AlertSeverity.CRITICAL, f"stop {tag} cannot be rebuilt: {error}")
+                continue
+            stop = self._stop(spec, config)
+            self.stops[tag] = stop
+            try:
+                if not await stop.resume(orders, StopState(row["state"])):
+                    await stop.arm()
+            except BrokerError as error:
+                outcome[tag] = f"could not be re-armed: {error}"
+                continue
+            outcome[tag] = str(stop.state)
+        return outcome
 
     async def reconcile_positions(self) -> dict[int, tuple[Instrument, int]]:
         """Compare the broker's positions with what the groups filled; the difference is
@@ -1600,3 +1657,44 @@ def _group_row(
             for index, leg in enumerate(group.legs)
         ],
     }
+
+
+def _stop_row(stop: HybridStopLoss) -> dict[str, Any]:
+    spec, config = stop.spec, stop.config
+    return {
+        "tag": spec.tag,
+        "tradingsymbol": spec.tradingsymbol,
+        "exchange": str(spec.exchange),
+        "side": str(spec.side),
+        "quantity": spec.quantity,
+        "trigger_paise": int(spec.trigger),
+        "tick_size_paise": spec.tick_size_paise,
+        "product": str(spec.product),
+        "limit_buffer_pct": str(config.limit_buffer_pct),
+        "fallback_after_s": config.fallback_after_s,
+        "market_protection": config.market_protection,
+        "confirm_timeout_s": config.confirm_timeout_s,
+        "state": str(stop.state),
+        "filled_quantity": stop.filled_quantity,
+        "orders": list(stop.orders),
+    }
+
+
+def _stop_from_row(row: dict[str, Any]) -> tuple[StopSpec, StopLossConfig]:
+    spec = StopSpec(
+        tradingsymbol=str(row["tradingsymbol"]),
+        exchange=Exchange(row["exchange"]),
+        side=Side(row["side"]),
+        quantity=int(row["quantity"]),
+        trigger=Paise(int(row["trigger_paise"])),
+        tick_size_paise=int(row["tick_size_paise"]),
+        product=Product(row["product"]),
+        tag=str(row["tag"]),
+    )
+    config = StopLossConfig(
+        limit_buffer_pct=Decimal(row["limit_buffer_pct"]),
+        fallback_after_s=float(row["fallback_after_s"]),
+        market_protection=int(row["market_protection"]),
+        confirm_timeout_s=float(row["confirm_timeout_s"]),
+    )
+    return spec, config

@@ -7,7 +7,9 @@ sent, statuses and fills corrected); (2) the groups are rebuilt from the correct
 (:mod:`cockpit.execution.restore`) and handed to the coordinator — every group whose contracts
 have not expired, finished or not, so its fills explain broker positions and count in the
 exposure; (3) each unfinished group is resumed from where it truly is
-(:meth:`~cockpit.execution.coordinator.Coordinator.resume`); (4) broker positions are compared
+(:meth:`~cockpit.execution.coordinator.Coordinator.resume`) and every stop-loss that had not
+finished is taken over at the broker or re-armed (:meth:`~cockpit.execution.coordinator.
+Coordinator.resume_stops`); (4) broker positions are compared
 with the groups — what no group explains is external and alerted, and any short the broker
 shows uncovered is seen by the coordinator's hedger at once. Every difference becomes an
 alert; the whole report is journalled (``recovery.report``) and published
@@ -48,6 +50,7 @@ class StartupReport:
     reconciliation: RecoveryReport
     restored: list[str] = field(default_factory=list)  # group ids handed to the coordinator
     resumed: dict[str, str] = field(default_factory=dict)  # group id → what resume did
+    stops: dict[str, str] = field(default_factory=dict)  # stop tag → its state once taken over
     unrestorable: list[str] = field(default_factory=list)
     external: list[str] = field(default_factory=list)
 
@@ -60,6 +63,7 @@ class StartupReport:
             **self.reconciliation.as_dict(),
             "restored": self.restored,
             "resumed": self.resumed,
+            "stops": self.stops,
             "unrestorable": self.unrestorable,
             "external": sorted(set(self.reconciliation.external) | set(self.external)),
             "clean": self.clean,
@@ -105,6 +109,7 @@ async def recover(
     for group_id in report.restored:
         if not coordinator.groups[group_id].is_terminal:
             report.resumed[group_id] = await coordinator.resume(group_id)
+    report.stops = await coordinator.resume_stops()
     progress(4)
     external = await coordinator.reconcile_positions()
     report.external = [

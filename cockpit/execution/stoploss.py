@@ -425,6 +425,64 @@ class HybridStopLoss:
             return
         self._react()
 
+    async def resume(self, orders: list[Order], last_state: StopState) -> bool:
+        """Take over, after a restart, a stop an earlier run armed: its orders are found at
+        the broker by tag and the broker's word decides where it stands (``last_state`` is
+        what the journal last heard). False when the SL never reached the broker — then
+        :meth:`arm` places it (its tag was never used). A triggered SL's fallback timer starts
+        again from now; a final SL with quantity left whose trigger is in doubt is read back
+        from the order's history: OPEN there means it triggered, so the market fallback goes;
+        never triggered means the stop failed (the trader is told, nothing is sent)."""
+        if self._arm_started:
+            raise RuntimeError(f"{self.spec.tradingsymbol}: stop {self.spec.tag} is already armed")
+        spec = self.spec
+        by_tag = {o.tag: o for o in orders if o.tag}
+        found = by_tag.get(spec.stop_tag)
+        if found is None:
+            return False
+        self._arm_started = True
+        now = self._clock.monotonic()
+        sl = self._sl
+        sl.order_id = found.order_id
+        self._remember(found.order_id)
+        sl.absorb(found, now)
+        market = by_tag.get(spec.fallback_tag)
+        if market is not None:
+            tracked = _TrackedOrder(spec.fallback_tag, market.quantity, now)
+            tracked.order_id = market.order_id
+            self._remember(market.order_id)
+            tracked.absorb(market, now)
+            self._market = tracked
+            self.state = StopState.FALLBACK
+        elif sl.final and sl.unfilled == 0:
+            self.state = StopState.DONE
+        elif sl.final:
+            triggered = sl.triggered or last_state in (StopState.TRIGGERED, StopState.CANCELLING)
+            if not triggered:
+                try:
+                    history = await self._broker.order_history(found.order_id)
+                except BrokerError:
+                    history = []
+                triggered = any(row.status is OrderStatus.OPEN for row in history)
+            sl.triggered = triggered
+            self.state = StopState.CANCELLING if triggered else StopState.ARMED
+            self._cancel_sent_at = now
+        elif sl.triggered:
+            self._triggered_at = now
+            self.state = StopState.TRIGGERED
+        elif last_state is StopState.CANCELLING:
+            self.state = StopState.CANCELLING
+            self._cancel_sent_at = now - self.config.confirm_timeout_s  # ask again at once
+        else:
+            self.state = StopState.ARMED
+        self._emit(
+            f"{spec.tradingsymbol}: stop {spec.tag} taken over after a restart: SL "
+            f"{sl.order_id} {sl.describe()}; {self.state}",
+            sl.order_id,
+        )
+        self._react()
+        return True
+
     async def poll(self) -> None:
         """Do what time calls for: the fallback cancel, re-reads when a confirmation is late,
         re-sent cancels, the fallback order. Concurrent calls do nothing while one runs."""

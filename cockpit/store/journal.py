@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 
 #: The materialised tables an :class:`Entry` may update (``state=(table, key, row)``).
 STATE_TABLES: Final = frozenset(
-    {"groups", "children", "orders", "fills", "alerts", "overrides", "exposure"}
+    {"groups", "children", "orders", "fills", "alerts", "overrides", "exposure", "stops"}
 )
 
 # A float under one of these keys is a bug: money is int paise (or a Decimal as str).
