@@ -187,12 +187,16 @@ class Services:
         window offers trading (``connected``) only once the journal and the broker agree and
         the groups a crash interrupted are back in hand. Progress goes out on the bus."""
         from cockpit.execution.coordinator import Coordinator
+        from cockpit.execution.pretrade import PreTradeGate
         from cockpit.execution.startup import recover
         from cockpit.store.journal import Journal
 
         assert self.broker is not None
         self.journal = await Journal.open(self.settings.journal_path, clock=self.clock)
-        self.coordinator = Coordinator(self.broker, self.journal, self.bus, self.clock, store)
+        gate = PreTradeGate(self.broker, store, self.calendar, self.market_now)
+        self.coordinator = Coordinator(
+            self.broker, self.journal, self.bus, self.clock, store, gate=gate
+        )
         self.recovery = await recover(
             self.journal, self.broker, store, self.coordinator, self.clock, self.bus
         )

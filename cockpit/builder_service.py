@@ -178,9 +178,11 @@ class SpreadService:
             log.warning("funds unavailable: %s", error)
             return None
 
-    async def place(self, plan: SpreadPlan) -> OrderGroup:
+    async def place(self, plan: SpreadPlan, override_reason: str = "") -> OrderGroup:
+        """Submit the plan as a new group (pre-trade soft limits overridden only with
+        ``override_reason``, which the coordinator journals)."""
         group = plan.to_group(f"G{secrets.token_hex(4)}", self._now())
-        await self._coordinator.submit(group)
+        await self._coordinator.submit(group, override_reason=override_reason)
         log.info(
             "placed %s %s × %d as group %s",
             plan.structure,

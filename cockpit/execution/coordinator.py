@@ -31,7 +31,7 @@ import itertools
 import logging
 import secrets
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
@@ -69,6 +69,7 @@ from cockpit.execution.exposure import (
     uncovered_by_key,
 )
 from cockpit.execution.hedger import HedgePolicy, Hedger, Proposal, ShortLine
+from cockpit.execution.pretrade import PreTradeGate
 from cockpit.execution.restore import RestoredGroup, policy_row
 from cockpit.execution.slicing import slice_by_freeze_limit
 from cockpit.execution.stoploss import (
@@ -78,6 +79,7 @@ from cockpit.execution.stoploss import (
     StopSpec,
     StopState,
 )
+from cockpit.risk.checks import CheckFailure, apply_override, overridable
 from cockpit.store.journal import Entry, Journal
 
 log = logging.getLogger(__name__)
@@ -115,7 +117,17 @@ class ExecutionSettings:
 
 
 class GroupRejectedError(ValueError):
-    """A group failed validation; the message says why (it is also journalled)."""
+    """A group failed validation or its pre-trade checks; the message says why (it is also
+    journalled). ``failures`` are the checks that failed; ``overridable`` says whether all of
+    them are the trader's own soft limits, which a resubmission with a reason may override."""
+
+    def __init__(self, message: str, failures: Sequence[CheckFailure] = ()) -> None:
+        super().__init__(message)
+        self.failures = tuple(failures)
+
+    @property
+    def overridable(self) -> bool:
+        return bool(self.failures) and overridable(self.failures)
 
 
 @dataclass(slots=True)
@@ -137,8 +149,10 @@ class Coordinator:
         store: InstrumentStore,
         *,
         settings: ExecutionSettings | None = None,
+        gate: PreTradeGate | None = None,
     ) -> None:
         self._broker = broker
+        self.gate = gate
         self._journal = journal
         self._bus = bus
         self._clock = clock
@@ -182,11 +196,15 @@ class Coordinator:
     def start(self) -> None:
         self._spawn("coordinator-watchdog", self._watchdog())
 
-    async def submit(self, group: OrderGroup) -> OrderGroup:
-        """Validate ``group`` and start driving it; returns at once (or raises
-        GroupRejectedError after journalling the rejection)."""
+    async def submit(self, group: OrderGroup, override_reason: str = "") -> OrderGroup:
+        """Validate ``group``, run the pre-trade checks and start driving it; returns at once
+        (or raises GroupRejectedError after journalling the rejection). Soft limits the
+        checks report are overridden only with ``override_reason`` (journalled); hard ones
+        never."""
         if self._closed:
             raise RuntimeError("the coordinator is shut down")
+        if override_reason.strip() and len(override_reason.strip()) < 5:
+            raise ValueError("an override needs a reason of at least 5 characters")
         self.groups[group.group_id] = group
         self._wake[group.group_id] = asyncio.Event()
         await self._journal_group(group, "group.created")
@@ -195,6 +213,21 @@ class Coordinator:
             await self._transition(group, GroupState.REJECTED, problem)
             raise GroupRejectedError(f"group {group.group_id}: {problem}")
         await self._transition(group, GroupState.VALIDATED, "checks passed")
+        if self.gate is not None:
+            failures = await self.gate.check(group)
+            blocking = failures
+            if failures and override_reason.strip() and overridable(failures):
+                blocking = apply_override(failures, override_reason)
+                await self._override(
+                    "pre-trade soft limits",
+                    override_reason,
+                    group_id=group.group_id,
+                    limits=[f.message for f in failures],
+                )
+            if blocking:
+                reason = "; ".join(f.message for f in blocking)
+                await self._transition(group, GroupState.REJECTED, f"pre-trade: {reason}")
+                raise GroupRejectedError(f"group {group.group_id}: {reason}", blocking)
         self._spawn(f"group-{group.group_id}", self._drive(group))
         return group
 

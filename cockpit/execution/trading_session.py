@@ -17,7 +17,9 @@ from cockpit.config import Settings
 from cockpit.domain.groups import GroupState
 from cockpit.domain.instruments import InstrumentStore
 from cockpit.execution.coordinator import Coordinator, ExecutionSettings
+from cockpit.execution.pretrade import PreTradeGate
 from cockpit.execution.startup import StartupReport, recover
+from cockpit.reference_data import load_calendar
 from cockpit.store.journal import Journal
 
 
@@ -57,7 +59,8 @@ async def trading_session(
     clock = clock or SystemClock()
     bus = EventBus()
     async with await Journal.open(settings.journal_path, clock=clock) as journal:
-        coordinator = Coordinator(broker, journal, bus, clock, store, settings=execution)
+        gate = PreTradeGate(broker, store, load_calendar(), clock.now)
+        coordinator = Coordinator(broker, journal, bus, clock, store, settings=execution, gate=gate)
 
         async def pump() -> None:
             async for event in broker.events():

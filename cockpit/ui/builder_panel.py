@@ -57,8 +57,10 @@ from PySide6.QtWidgets import (
 )
 
 from cockpit.domain.money import Paise, format_inr, paise_rounded
+from cockpit.execution.coordinator import GroupRejectedError
 from cockpit.strategies.spreads import SpreadError, SpreadPlan, SpreadRequest, Structure
 from cockpit.ui.order_preview import STRUCTURE_TITLES, OrderPreview, price_text
+from cockpit.ui.override_dialog import OverrideDialog
 from cockpit.ui.payoff_plot import PayoffPlot
 
 if TYPE_CHECKING:
@@ -84,7 +86,7 @@ class SpreadServiceLike(Protocol):
     ) -> SpreadPlan: ...
     async def margin(self, plan: SpreadPlan) -> tuple[Paise | None, str]: ...
     async def available_funds(self) -> Paise | None: ...
-    async def place(self, plan: SpreadPlan) -> OrderGroup: ...
+    async def place(self, plan: SpreadPlan, override_reason: str = "") -> OrderGroup: ...
     def plan_from_picks(self, picks: Sequence[Any], lots: int) -> SpreadPlan: ...
 
 
@@ -204,6 +206,7 @@ class BuilderPanel(QWidget):
         self.setAccessibleName("Strategy builder")
         self.service: SpreadServiceLike | None = None
         self.plan: SpreadPlan | None = None
+        self.override_dialog: OverrideDialog | None = None
         self.margin: tuple[Paise | None, str] | None = None
         self.picks: list[LegPick] = []
         self.preview: OrderPreview | None = None
@@ -817,6 +820,45 @@ class BuilderPanel(QWidget):
         self._update_buttons()
         self._spawn(self._place(self.plan), "builder-place")
 
+    def _offer_override(self, plan: SpreadPlan, error: GroupRejectedError) -> None:
+        """Soft limits only: the trader may send it anyway with a typed reason (journalled)."""
+        limits = "\n".join(f"• {f.message}" for f in error.failures)
+        dialog = OverrideDialog(
+            "Override pre-trade limits",
+            f"The spread breaks your own limits:\n{limits}",
+            confirm_text="Send anyway",
+            parent=self,
+        )
+        self.override_dialog = dialog
+
+        def confirmed(reason: str) -> None:
+            self.override_dialog = None
+            self._placing = True
+            self._update_buttons()
+            self._spawn(self._place_overridden(plan, reason), "builder-place-override")
+
+        dialog.confirmed.connect(confirmed)
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+
+    async def _place_overridden(self, plan: SpreadPlan, reason: str) -> None:
+        assert self.service is not None
+        try:
+            self._set_status("Sending (limits overridden): protection first…")
+            group = await self.service.place(plan, override_reason=reason)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            self._set_status(f"Not sent: {error}", ERROR_STYLE)
+            self.placeFailed.emit(str(error))
+        else:
+            self._placed = True
+            self._set_status(f"Sent as group {group.group_id} (limits overridden).")
+            self.groupPlaced.emit(group)
+        finally:
+            self._placing = False
+            self._update_buttons()
+
     async def _place(self, plan: SpreadPlan) -> None:
         assert self.service is not None
         try:
@@ -841,7 +883,11 @@ class BuilderPanel(QWidget):
             group = await self.service.place(plan)
         except asyncio.CancelledError:
             raise
-        except Exception as error:
+        except GroupRejectedError as error:
+            self._set_status(f"Not sent: {error}", ERROR_STYLE)
+            self.placeFailed.emit(str(error))
+            if error.overridable:
+                self._offer_override(plan, error)
             log.exception("placing %s failed", plan.structure)
             self._set_status(f"Not sent: {error}", ERROR_STYLE)
             self.placeFailed.emit(str(error))

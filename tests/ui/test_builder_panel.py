@@ -19,12 +19,14 @@ import pytest
 import qasync
 import shiboken6
 from PySide6.QtCore import QPointF, Qt
-from PySide6.QtWidgets import QApplication, QLabel, QPushButton
+from PySide6.QtWidgets import QApplication, QLabel, QLineEdit, QPushButton
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
 from cockpit.domain.groups import LegRole, LegSpec
 from cockpit.domain.money import Paise
+from cockpit.execution.coordinator import GroupRejectedError
+from cockpit.risk.checks import CheckCode, CheckFailure
 from cockpit.strategies.payoff import expiry_payoff, legs_of, today_pnl
 from cockpit.strategies.spreads import (
     ExitPlan,
@@ -102,6 +104,8 @@ class StubService:
     requests: list[tuple[SpreadRequest, str, date | None]] = field(default_factory=list)
     picked: list[tuple[list[Any], int]] = field(default_factory=list)
     placed: list[SpreadPlan] = field(default_factory=list)
+    refusals: list[GroupRejectedError] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
 
     def underlyings(self) -> list[str]:
         return ["NIFTY", "BANKNIFTY"]
@@ -121,7 +125,10 @@ class StubService:
     async def available_funds(self) -> Paise | None:
         return self.funds
 
-    async def place(self, plan: SpreadPlan) -> Any:
+    async def place(self, plan: SpreadPlan, override_reason: str = "") -> Any:
+        self.reasons.append(override_reason)
+        if self.refusals and not override_reason:
+            raise self.refusals.pop(0)
         self.placed.append(plan)
         return type("Group", (), {"group_id": "G0001"})()
 
@@ -391,6 +398,40 @@ def test_place_opens_the_preview_and_confirm_places_the_plan_exactly_once(
     assert len(placed) == 1
     assert "G0001" in text(panel, "builderStatus")
     assert not panel.place_button.isEnabled()  # this plan is sent; build again for another
+
+
+def test_a_soft_limit_refusal_offers_an_override_and_sends_with_the_typed_reason(
+    panel: BuilderPanel, loop: qasync.QEventLoop
+) -> None:
+    limit = CheckFailure(
+        CheckCode.GROUP_MAX_LOSS, "worst loss ₹5,325.00 exceeds your limit ₹5,000.00", False
+    )
+    service = StubService(refusals=[GroupRejectedError("group G1: " + limit.message, [limit])])
+    panel.attach(service)
+
+    async def scenario() -> None:
+        await build(panel)
+        shown = next_emit(panel.previewShown)
+        panel.place_button.click()
+        (preview,) = await shown
+        preview.findChild(QPushButton, "previewConfirm").click()
+        for _ in range(100):
+            await asyncio.sleep(0.02)
+            if panel.override_dialog is not None:
+                break
+        dialog = panel.override_dialog
+        assert dialog is not None and dialog.isVisible()
+        assert "exceeds your limit ₹5,000.00" in dialog.findChild(QLabel, "overrideWhat").text()
+        assert "Not sent" in text(panel, "builderStatus")
+        dialog.findChild(QLineEdit, "overrideReason").setText("sized on purpose today")
+        group = next_emit(panel.groupPlaced)
+        dialog.findChild(QPushButton, "overrideConfirm").click()
+        await group
+
+    run(loop, scenario)
+    assert service.reasons == ["", "sized on purpose today"]
+    assert service.placed == [service.plan_result]
+    assert "limits overridden" in text(panel, "builderStatus")
 
 
 def test_cancel_in_the_preview_sends_nothing(panel: BuilderPanel, loop: qasync.QEventLoop) -> None:
