@@ -28,6 +28,7 @@ import httpx
 import pytest
 
 from cockpit.clock import IST
+from cockpit.domain.money import Paise
 from cockpit.exchange.embedded import ExchangeThread
 from cockpit.exchange.faults import Faults
 from cockpit.exchange.server import PAPER_API_KEY, PAPER_API_SECRET, ExchangeConfig
@@ -109,6 +110,8 @@ def test_kills_at_random_moments_never_leave_a_naked_short(tmp_path: Path) -> No
         start=datetime(2026, 12, 2, 10, 0, tzinfo=IST),
         rate_limits=False,
         faults=Faults(latency_ms=(5, 40), partial_fill_rate=0.5),
+        # Enough for 28-lot condors to pass the pre-trade margin check and be sliced.
+        opening_funds=Paise(5_00_00_000_00),
     )
     rng = random.Random(20261125)
     home = tmp_path / "home"
@@ -150,7 +153,11 @@ def test_kills_at_random_moments_never_leave_a_naked_short(tmp_path: Path) -> No
                 report = check_recovered(exchange.url, env, f"after kill {kill}")
                 resumed += len(report["resumed"])
                 assert uncovered(http) == [], f"after recovery {kill}: {uncovered(http)}"
-        tags = Counter(o["tag"] for o in http.get("/orders").json()["data"] if o["tag"])
+        orders = http.get("/orders").json()["data"]
+        tags = Counter(o["tag"] for o in orders if o["tag"])
         assert [t for t, n in tags.items() if n > 1] == []
-    # The kills did interrupt groups, and recovery did pick them up.
+        # 28 lots of 65 is above NIFTY's freeze limit: sliced into 27 lots (1,755) and 1.
+        sliced = [o for o in orders if o["quantity"] == 1755]
+    # The kills did interrupt groups, recovery did pick them up, and big ones were sliced.
     assert resumed > 0
+    assert sliced, "no order was sliced at the freeze limit"
