@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from cockpit.execution.coordinator import Coordinator
     from cockpit.execution.startup import StartupReport
     from cockpit.marketdata.feed import ChainFeed
+    from cockpit.risk_monitor import RiskMonitor
     from cockpit.store.journal import Journal
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ class Services:
         self.connected = asyncio.Event()  # set once the broker answered and recovery ran
         self.recovery: StartupReport | None = None
         self.reconciliations = 0
+        self.risk: RiskMonitor | None = None
         self._link: ConnectionState | None = None
 
     @property
@@ -189,6 +191,7 @@ class Services:
         from cockpit.execution.coordinator import Coordinator
         from cockpit.execution.pretrade import PreTradeGate
         from cockpit.execution.startup import recover
+        from cockpit.risk_monitor import RiskMonitor
         from cockpit.store.journal import Journal
 
         assert self.broker is not None
@@ -201,6 +204,16 @@ class Services:
             self.journal, self.broker, store, self.coordinator, self.clock, self.bus
         )
         self.coordinator.start()
+        self.risk = RiskMonitor(
+            self.broker,
+            store,
+            self.coordinator,
+            self.bus,
+            self.calendar,
+            self.market_now,
+            interval_s=self.settings.reconcile.interval_s,
+        )
+        self.risk.start()
         self.bus.subscribe(ConnectionChanged, self._on_connection)
 
     def _on_connection(self, event: ConnectionChanged) -> None:
@@ -228,6 +241,8 @@ class Services:
             log.warning("reconciliation (%s) failed: %s", why, error)
             return
         self.reconciliations += 1
+        if self.risk is not None:
+            await self.risk.run_once()
         log.info("reconciliation (%s): %d difference(s)", why, len(differences))
 
     async def _run_reconcile(self) -> None:
@@ -276,6 +291,9 @@ class Services:
         for task, result in zip(tasks, results, strict=True):
             if isinstance(result, Exception):
                 log.error("task %s failed while stopping: %s", task.get_name(), result)
+        if self.risk is not None:
+            risk, self.risk = self.risk, None
+            await risk.aclose()
         if self.coordinator is not None:
             coordinator, self.coordinator = self.coordinator, None
             await coordinator.aclose()
