@@ -106,7 +106,9 @@ class ConnectionChanged:
 class AlertRaised:
     """Something the trader must know; CRITICAL ones (a hedged-invariant breach) demand action.
 
-    ``source`` names the component that raised it (``"position-validator"``).
+    ``source`` names the component that raised it (``"position-validator"``). ``key``, when
+    given, names the condition (``"position-validator:NIFTY 26 Dec PE"``): the alert centre
+    counts a repeat of an unacknowledged key on its existing alert instead of adding one.
     """
 
     at: datetime
@@ -115,6 +117,7 @@ class AlertRaised:
     title: str
     message: str
     source: str
+    key: str = ""
 
     def __post_init__(self) -> None:
         _require_aware(self.at, "AlertRaised")
