@@ -104,6 +104,18 @@ def _run_spread(args: argparse.Namespace, settings: Settings) -> int:
     return builder_command.run(args, settings)
 
 
+def _configure_shock(parser: argparse.ArgumentParser) -> None:
+    from cockpit import shock_command
+
+    shock_command.configure(parser)
+
+
+def _run_shock(args: argparse.Namespace, settings: Settings) -> int:
+    from cockpit import shock_command
+
+    return shock_command.run(args, settings)
+
+
 def _configure_recover(parser: argparse.ArgumentParser) -> None:
     from cockpit.execution import recover_command
 
@@ -146,6 +158,13 @@ SUBCOMMANDS: list[Subcommand] = [
         "analyse a credit spread on the live chain, and --place it hedge-first",
         _configure_spread,
         _run_spread,
+    ),
+    Subcommand(
+        "shock",
+        "P&L and margin utilisation of the positions (and a --proposed spread) under "
+        "price, IV and spread shocks",
+        _configure_shock,
+        _run_shock,
     ),
     Subcommand(
         "recover",
