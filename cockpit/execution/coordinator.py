@@ -190,6 +190,9 @@ class Coordinator:
         # Legs appended to sell filled protection back (never risk of their own).
         self._unwind_legs: dict[str, set[int]] = defaultdict(set)
         self._restored: dict[str, RestoredGroup] = {}
+        self._drivers: dict[str, asyncio.Task[Any]] = {}
+        # Set while the kill switch is engaged: (when, why). New entries are refused.
+        self.halted: tuple[datetime, str] | None = None
 
     # ---- public ---------------------------------------------------------------------------
 
@@ -212,6 +215,11 @@ class Coordinator:
         if problem is not None:
             await self._transition(group, GroupState.REJECTED, problem)
             raise GroupRejectedError(f"group {group.group_id}: {problem}")
+        if self.halted is not None and group.kind is GroupKind.ENTRY:
+            since, why = self.halted
+            reason = f"the kill switch is engaged (since {since:%H:%M:%S}: {why}); re-arm to trade"
+            await self._transition(group, GroupState.REJECTED, reason)
+            raise GroupRejectedError(f"group {group.group_id}: {reason}")
         await self._transition(group, GroupState.VALIDATED, "checks passed")
         if self.gate is not None:
             failures = await self.gate.check(group)
@@ -228,7 +236,7 @@ class Coordinator:
                 reason = "; ".join(f.message for f in blocking)
                 await self._transition(group, GroupState.REJECTED, f"pre-trade: {reason}")
                 raise GroupRejectedError(f"group {group.group_id}: {reason}", blocking)
-        self._spawn(f"group-{group.group_id}", self._drive(group))
+        self._drivers[group.group_id] = self._spawn(f"group-{group.group_id}", self._drive(group))
         return group
 
     async def wait(self, group_id: str, within: float | None = None) -> OrderGroup:
@@ -432,6 +440,74 @@ class Coordinator:
             self._given_up[group_id].add(child.leg_index)
         await self._cancel(group, child, f"manual: {reason}")
         self._wake[group_id].set()
+
+    async def engage_kill_switch(self, reason: str = "kill switch") -> int:
+        """Stop trading now: every entry and exit stops sending, every working order of theirs
+        is cancelled (risk legs first), and each unfinished group goes to NEEDS_ATTENTION as
+        it truly stands; new entries are refused until :meth:`rearm`. Emergency hedges and
+        stop-losses are left working: they only ever reduce a short, and removing them would
+        break the promise the kill switch exists to keep. Journalled; returns the number of
+        orders cancelled."""
+        now = self._clock.now()
+        self.halted = (now, reason.strip() or "kill switch")
+        await self._journal.write(
+            Entry(kind="kill_switch.engaged", data={"reason": self.halted[1]})
+        )
+        log.warning("kill switch engaged: %s", self.halted[1])
+        stopping = [
+            g for g in self.groups.values() if not g.is_terminal and g.kind is not GroupKind.HEDGE
+        ]
+        drivers = [
+            task
+            for g in stopping
+            if (task := self._drivers.get(g.group_id)) is not None and not task.done()
+        ]
+        for task in drivers:
+            task.cancel()
+        await asyncio.gather(*drivers, return_exceptions=True)
+        cancelled = 0
+        for group in stopping:
+            working = sorted(
+                (c for leg in group.legs for c in leg.children if c.is_working and c.order_id),
+                key=lambda c: group.legs[c.leg_index].spec.role is LegRole.PROTECTION,
+            )
+            for child in working:
+                await self._cancel(group, child, "kill switch")
+                cancelled += 1
+        # A driver stopped between journalling an intent and hearing the broker's answer
+        # leaves an order we know only by its tag: sweep the broker's book for those.
+        stopped = {g.group_id for g in stopping}
+        with contextlib.suppress(BrokerError):
+            for order in await self._broker.orders():
+                where = self._by_tag.get(order.tag or "")
+                if where is None or where[0] not in stopped or order.status.is_terminal:
+                    continue
+                group = self.groups[where[0]]
+                child = group.child(where[1])
+                child.order_id = child.order_id or order.order_id
+                self._by_order_id[order.order_id] = where
+                await self._cancel(group, child, "kill switch (found by tag)")
+                cancelled += 1
+        for group in stopping:
+            await self._attention(
+                group,
+                f"kill switch ({reason.strip()}): working orders cancelled, nothing more sent",
+            )
+        self._alert(
+            None,
+            AlertSeverity.CRITICAL,
+            f"Kill switch engaged: {cancelled} working order(s) cancelled; new entries are "
+            "refused until re-armed",
+        )
+        return cancelled
+
+    async def rearm(self, reason: str) -> None:
+        """Lift the kill switch (journalled with the trader's reason)."""
+        if self.halted is None:
+            return
+        await self._override("re-arm trading", reason)
+        self.halted = None
+        self._alert(None, AlertSeverity.INFO, f"Trading re-armed: {reason.strip()}")
 
     async def resolve_attention(self, group_id: str, reason: str) -> None:
         """The trader has looked: the group ends as it truly stands (flat when nothing is
@@ -674,10 +750,14 @@ class Coordinator:
             )
         )
         if stale:
-            self._spawn(f"resume-{group_id}", self._drive_resumed(group, restored, wind_down=True))
+            self._drivers[group_id] = self._spawn(
+                f"resume-{group_id}", self._drive_resumed(group, restored, wind_down=True)
+            )
             limit = self.settings.resume_within_s
             return f"winding down: created {age:,.0f} s ago, beyond {limit:g} s"
-        self._spawn(f"resume-{group_id}", self._drive_resumed(group, restored, wind_down=False))
+        self._drivers[group_id] = self._spawn(
+            f"resume-{group_id}", self._drive_resumed(group, restored, wind_down=False)
+        )
         return f"resumed from {group.state}"
 
     async def _drive_resumed(
