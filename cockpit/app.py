@@ -30,6 +30,7 @@ from cockpit.domain.events import (
 from cockpit.reference_data import load_calendar
 
 if TYPE_CHECKING:
+    from cockpit.alert_service import AlertService
     from cockpit.broker.kite import KiteBroker
     from cockpit.domain.instruments import InstrumentStore
     from cockpit.exchange.embedded import ExchangeThread
@@ -70,6 +71,7 @@ class Services:
         self.recovery: StartupReport | None = None
         self.reconciliations = 0
         self.risk: RiskMonitor | None = None
+        self.alerts: AlertService | None = None
         self._link: ConnectionState | None = None
 
     @property
@@ -188,6 +190,7 @@ class Services:
         """The journal, the coordinator — and start-up recovery before anything else: the
         window offers trading (``connected``) only once the journal and the broker agree and
         the groups a crash interrupted are back in hand. Progress goes out on the bus."""
+        from cockpit.alert_service import AlertService
         from cockpit.execution.coordinator import Coordinator
         from cockpit.execution.pretrade import PreTradeGate
         from cockpit.execution.startup import recover
@@ -196,6 +199,8 @@ class Services:
 
         assert self.broker is not None
         self.journal = await Journal.open(self.settings.journal_path, clock=self.clock)
+        # Before recovery: the alerts recovery raises are the first the trader must see.
+        self.alerts = await AlertService.open(self.journal, self.bus, self.clock)
         gate = PreTradeGate(self.broker, store, self.calendar, self.market_now)
         self.coordinator = Coordinator(
             self.broker, self.journal, self.bus, self.clock, store, gate=gate
@@ -299,6 +304,9 @@ class Services:
             await coordinator.aclose()
         if self.chain is not None:
             await self.chain.aclose()
+        if self.alerts is not None:
+            alerts, self.alerts = self.alerts, None
+            await alerts.aclose()
         if self.broker is not None:
             broker, self.broker = self.broker, None
             await broker.aclose()

@@ -17,18 +17,24 @@ from PySide6.QtCore import QByteArray, QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QDockWidget,
+    QFrame,
     QLabel,
     QMainWindow,
     QMessageBox,
+    QScrollArea,
+    QToolBar,
     QWidget,
 )
 
 from cockpit import __version__
+from cockpit.ui.alerts_panel import AlertsPanel
 from cockpit.ui.builder_panel import BuilderPanel
 from cockpit.ui.chain_panel import ChainPanel
 from cockpit.ui.exposure_panel import ExposurePanel
 from cockpit.ui.groups_panel import GroupsPanel
 from cockpit.ui.log_dock import LogPanel, QtLogHandler
+from cockpit.ui.override_dialog import OverrideDialog
+from cockpit.ui.shock_panel import ShockPanel
 from cockpit.ui.status_bar import CockpitStatusBar
 
 if TYPE_CHECKING:
@@ -38,7 +44,7 @@ log = logging.getLogger(__name__)
 
 # Bump when the dock set or their default arrangement changes: an old saved state is then
 # ignored instead of restoring a layout that no longer fits.
-STATE_VERSION = 1
+STATE_VERSION = 2
 
 Area = Qt.DockWidgetArea
 
@@ -97,11 +103,22 @@ DOCKS: tuple[DockSpec, ...] = (
 )
 
 
+def _scrollable(panel: QWidget, name: str) -> QScrollArea:
+    area = QScrollArea()
+    area.setObjectName(name)
+    area.setWidget(panel)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    return area
+
+
 class MainWindow(QMainWindow):
     """Emits ``closed`` once the trader has closed the window (state already saved)."""
 
     closed = Signal()
     shown = Signal()
+    killSwitchRequested = Signal()
+    rearmRequested = Signal(str)  # the trader's reason
 
     def __init__(
         self, settings_file: Path, log_handler: QtLogHandler, parent: QWidget | None = None
@@ -129,6 +146,8 @@ class MainWindow(QMainWindow):
         self.chain_panel.legPicked.connect(self.builder_panel.add_pick)
         self.groups_panel = GroupsPanel(self)
         self.exposure_panel = ExposurePanel(self)
+        self.alerts_panel = AlertsPanel(self)
+        self.shock_panel = ShockPanel(self)
         # Set by cockpit.ui.hedge_dialog.connect_execution once a coordinator exists.
         self.execution: ExecutionWiring | None = None
         panels: dict[str, QWidget] = {
@@ -137,6 +156,9 @@ class MainWindow(QMainWindow):
             "builderDock": self.builder_panel,
             "groupsDock": self.groups_panel,
             "exposureDock": self.exposure_panel,
+            # Scrolled rather than squeezed when the window is small (a laptop screen).
+            "alertsDock": _scrollable(self.alerts_panel, "alertsScroll"),
+            "shockDock": _scrollable(self.shock_panel, "shockScroll"),
         }
         for spec in DOCKS:
             content = panels.get(spec.object_name) or self._note(spec)
@@ -145,6 +167,9 @@ class MainWindow(QMainWindow):
 
         self.status = CockpitStatusBar(self)
         self.setStatusBar(self.status)
+        self.status.addPermanentWidget(self.alerts_panel.badge)
+        self.alerts_panel.showRequested.connect(self.show_alerts)
+        self._build_toolbar()
         self._build_menus()
         self.restore_state()
 
@@ -203,6 +228,65 @@ class MainWindow(QMainWindow):
         self.resizeDocks([d["chainDock"], d["groupsDock"]], [top, height - top], down)
         self.resizeDocks([d["builderDock"], d["shockDock"]], [int(top * 0.6), int(top * 0.4)], down)
         self.resizeDocks([d["groupsDock"], d["alertsDock"]], [left, width - left], across)
+
+    def _build_toolbar(self) -> None:
+        """The kill switch, always one keystroke away, and the CRITICAL alerts banner."""
+        bar = QToolBar("Trading", self)
+        bar.setObjectName("tradingToolBar")
+        bar.setMovable(False)
+        self.kill_action = QAction("Kill switch", self)
+        self.kill_action.setObjectName("killSwitchAction")
+        self.kill_action.setShortcut(QKeySequence("Ctrl+Shift+K"))
+        self.kill_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
+        self.kill_action.setToolTip(
+            "Kill switch (Ctrl+Shift+K): cancel every working entry and exit order and refuse "
+            "new entries until re-armed. Emergency hedges and stop-losses keep working."
+        )
+        self.kill_action.triggered.connect(self._kill_or_rearm)
+        bar.addAction(self.kill_action)
+        button = bar.widgetForAction(self.kill_action)
+        if button is not None:
+            button.setObjectName("killSwitchButton")
+            button.setStyleSheet(
+                "QToolButton { background: #b71c1c; color: white; font-weight: bold; "
+                "padding: 3px 10px; border-radius: 3px; }"
+            )
+        bar.addSeparator()
+        bar.addWidget(self.alerts_panel.banner)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
+        self.trading_bar = bar
+        self.halted = False
+
+    def _kill_or_rearm(self) -> None:
+        if not self.halted:
+            self.killSwitchRequested.emit()
+            return
+        dialog = OverrideDialog(
+            "Re-arm trading",
+            "The kill switch is engaged: new entries are refused. Re-arming lets trading "
+            "start again.",
+            confirm_text="Re-arm",
+            parent=self,
+        )
+        self.rearm_dialog = dialog
+        dialog.confirmed.connect(self.rearmRequested.emit)
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+
+    def set_halted(self, halted: bool, detail: str = "") -> None:
+        """The coordinator's kill switch state, shown on the button and in the status bar."""
+        self.halted = halted
+        if halted:
+            self.kill_action.setText("Re-arm trading…")
+            self.status.showMessage(f"TRADING HALTED — {detail}" if detail else "TRADING HALTED")
+        else:
+            self.kill_action.setText("Kill switch")
+            self.status.clearMessage()
+
+    def show_alerts(self) -> None:
+        dock = self.docks["alertsDock"]
+        dock.show()
+        dock.raise_()
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -294,5 +378,7 @@ class MainWindow(QMainWindow):
             self.builder_panel.stop()
             self.groups_panel.stop()
             self.exposure_panel.stop()
+            self.shock_panel.stop()
+            self.alerts_panel.detach()
             self.closed.emit()
         event.accept()

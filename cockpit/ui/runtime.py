@@ -213,6 +213,31 @@ async def _attach_chain(services: Services, window: MainWindow, bridge: EventBri
         from cockpit.builder_service import SpreadService
 
         builder.attach(SpreadService(services.broker, chain, coordinator, now=services.clock.now))
+    if services.alerts is not None:
+        window.alerts_panel.attach(services.alerts)
+    if services.broker is not None and chain is not None:
+        from cockpit.shock_service import ShockService
+
+        window.shock_panel.attach(
+            ShockService(services.broker, chain.store, services.clock), bridge, builder
+        )
+
+    def kill() -> None:
+        async def engage() -> None:
+            cancelled = await coordinator.engage_kill_switch("kill switch from the window")
+            window.set_halted(True, f"{cancelled} working order(s) cancelled; entries refused")
+
+        services.spawn("kill-switch", engage())
+
+    def rearm(reason: str) -> None:
+        async def lift() -> None:
+            await coordinator.rearm(reason)
+            window.set_halted(False)
+
+        services.spawn("rearm", _logged(lift(), "re-arm"))
+
+    window.killSwitchRequested.connect(kill)
+    window.rearmRequested.connect(rearm)
 
 
 async def _logged(action: Any, what: str) -> None:

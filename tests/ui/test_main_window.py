@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDockWidget, QLabel
+from PySide6.QtWidgets import QDockWidget, QLabel, QLineEdit, QPushButton, QWidget
 from pytestqt.qtbot import QtBot
 
 from cockpit.ui.log_dock import QtLogHandler
@@ -42,22 +42,42 @@ def test_window_has_all_seven_docks_by_object_name(qtbot: QtBot, tmp_path: Path)
     assert window.isHidden()
 
 
-def test_empty_docks_say_what_they_will_show_not_fake_data(qtbot: QtBot, tmp_path: Path) -> None:
+def test_every_dock_holds_its_panel_and_empty_panels_say_what_they_will_show(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
     window = make_window(qtbot, tmp_path)
     for spec in DOCKS:
-        if spec.object_name in {
-            "logDock",
-            "chainDock",
-            "builderDock",
-            "groupsDock",
-            "exposureDock",
-        }:  # panels
-            continue
-        note = window.findChild(QLabel, f"{spec.object_name}Note")
-        assert note is not None
-        assert note.text() == spec.note
-        assert len(note.text()) > 40
-        assert note.wordWrap()
+        assert window.findChild(QLabel, f"{spec.object_name}Note") is None
+        assert window.docks[spec.object_name].widget() is not None
+    empty = window.shock_panel.findChild(QLabel, "shockEmpty")
+    assert empty is not None and empty.text() == "Waiting for the broker…"
+    assert window.findChild(QWidget, "alertsTable") is not None
+    badge = window.status.findChild(QLabel, "alertsBadge")
+    assert badge is not None and badge.isHidden()
+
+
+def test_the_kill_switch_is_one_shortcut_away_and_re_arming_asks_for_a_reason(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    window = make_window(qtbot, tmp_path)
+    window.show()
+    qtbot.waitExposed(window)
+    assert window.kill_action.shortcut().toString() == "Ctrl+Shift+K"
+    assert window.findChild(QWidget, "killSwitchButton") is not None
+    with qtbot.waitSignal(window.killSwitchRequested, timeout=1000):
+        window.kill_action.trigger()
+    window.set_halted(True, "2 working order(s) cancelled")
+    assert window.kill_action.text() == "Re-arm trading…"
+    assert "TRADING HALTED" in window.status.currentMessage()
+    window.kill_action.trigger()
+    dialog = window.rearm_dialog
+    assert dialog.isVisible()
+    dialog.findChild(QLineEdit, "overrideReason").setText("checked the book")
+    with qtbot.waitSignal(window.rearmRequested, timeout=1000) as reason:
+        dialog.findChild(QPushButton, "overrideConfirm").click()
+    assert reason.args == ["checked the book"]
+    window.set_halted(False)
+    assert window.kill_action.text() == "Kill switch" and window.status.currentMessage() == ""
 
 
 def test_view_menu_toggles_each_dock(qtbot: QtBot, tmp_path: Path) -> None:
