@@ -604,7 +604,7 @@ class AlertsPanel(QWidget):
         header.setStretchLastSection(False)
         header.setMinimumSectionSize(50)
         header.setSectionResizeMode(MESSAGE, QHeaderView.ResizeMode.Stretch)
-        widths = {SEVERITY: 80, TIME: 70, SOURCE: 120, GROUP: 80, COUNT: 55, ACKNOWLEDGED: 180}
+        widths = {SEVERITY: 70, TIME: 70, SOURCE: 100, GROUP: 70, COUNT: 50, ACKNOWLEDGED: 120}
         for column, width in widths.items():
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
             header.resizeSection(column, width)
