@@ -8,11 +8,13 @@ Clearing's SPAN as summarised in ``/work/shared/reference/nse-fo.md`` (section S
 there: NSE Clearing's SPAN risk-parameter page, NSE circulars, SEBI/HO/MRD/TPD-1/P/CIR/2024/132
 of 1 Oct 2024 for the expiry-day exposure margin, Kite margin output for the exposure rate).
 Per underlying the portfolio is revalued (Black-76 on the forward, via :mod:`cockpit.pricing`;
-futures one for one) under the 16 risk scenarios: price 0, ±1/3, ±2/3, ±1 × PSR with
-volatility up and down by VSR (loss counted in full), and ±2 × PSR with volatility unchanged
-(loss counted 35%); each contract moves by its own PSR, and the worst weighted portfolio loss
-is the scan risk. The short option minimum charge (NSE: 3% of the notional of short index
-options, 7.5% for stock options, charged when it exceeds the scan risk) floors the scan risk.
+futures one for one; the scenario revaluation takes the normal distribution function from
+:mod:`cockpit.pricing.normal`, to an absolute 2.5e-12) under the 16 risk scenarios: price 0,
+±1/3, ±2/3, ±1 × PSR with volatility up and down by VSR (loss counted in full), and ±2 × PSR
+with volatility unchanged (loss counted 35%); each contract moves by its own PSR, and the worst
+weighted portfolio loss is the scan risk. The short option minimum charge (NSE: 3% of the
+notional of short index options, 7.5% for stock options, charged when it exceeds the scan risk)
+floors the scan risk.
 SPAN is ``max(scan risk, short option minimum) − net long option value`` (a long option's
 premium is paid in cash, not blocked), never below zero; underlyings add up. Exposure margin
 (ELM) is charged on futures (forward × quantity) and short options (spot × quantity), plus the
@@ -41,6 +43,7 @@ import numpy.typing as npt
 
 from cockpit.domain.money import Paise
 from cockpit.pricing.black76 import undiscounted_time_value
+from cockpit.pricing.normal import normal_tail_ratio
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -73,6 +76,21 @@ _WEIGHTS = np.array([s[2] for s in SCENARIOS])
 # The three volatility moves (+1, −1, 0 × VSR) and which one each scenario uses.
 _VOL_VARIANTS = np.array([1.0, -1.0, 0.0])
 _VOL_VARIANT_OF = np.array([{1: 0, -1: 1, 0: 2}[s[1]] for s in SCENARIOS])
+# The scenarios in the order of their volatility move, so the scenarios of one move are a
+# contiguous run that shares one total volatility (broadcast, not gathered), then one row more:
+# the state itself (no price move, volatility unchanged), revalued with them.
+_BY_VOL_MOVE = np.argsort(_VOL_VARIANT_OF, kind="stable")
+_SCENARIO_ROWS = len(SCENARIOS)
+_REVALUED_MOVES = np.append(_PRICE_MOVES[_BY_VOL_MOVE], 0.0)
+_REVALUED_SPANS = tuple(
+    (int(variant), slice(int(first), int(first + count)))
+    for variant, first, count in zip(
+        *np.unique(
+            np.append(_VOL_VARIANT_OF[_BY_VOL_MOVE], 2), return_index=True, return_counts=True
+        ),
+        strict=True,
+    )
+)
 
 #: Scenario revaluations are done in blocks of about this many (state × scenario × leg)
 #: elements: small enough to stay in cache, which makes a large grid about twice as fast
@@ -366,28 +384,141 @@ def _scan(
     m = forward.shape[0]
     opt, fut = layout.option, layout.future
     qg = legs.quantity[:, None] * layout.by_underlying  # (n, U)
-    moves = _PRICE_MOVES[:, None] * layout.psr[None, :]  # (16, n)
+    moves = _REVALUED_MOVES[:, None] * layout.psr[None, :]  # (17, n)
     # Futures move one for one with their forward: linear, no revaluation needed.
-    change = (forward[:, None, fut] * moves[None, :, fut]) @ qg[fut]  # (m, 16, U)
+    change = (forward[:, None, fut] * moves[None, :_SCENARIO_ROWS, fut]) @ qg[fut]  # (m, 16, U)
     values = forward.copy()
     if opt.size:
-        f, v = forward[:, opt], vol[:, opt]
-        k, qg_opt, factor = legs.strike[opt], qg[opt], 1.0 + moves[:, opt]
+        v = vol[:, opt]
         t = np.maximum(legs.years[opt], MIN_YEARS)
-        sqrt_t, sign = np.sqrt(t), np.where(legs.is_call[opt], 1.0, -1.0)
-        discount = np.exp(-params.rate * t) if params.rate else None
-        values[:, opt] = _black76(f, k, np.maximum(v, MIN_VOL) * sqrt_t, sign, discount)
         vsr = np.maximum(params.vsr_fraction * v, layout.vsr_floor[opt])
-        moved_vol = v[:, None, :] + _VOL_VARIANTS[None, :, None] * vsr[:, None, :]
-        sd_variants = np.maximum(moved_vol, MIN_VOL) * sqrt_t  # (m, 3, n)
-        value_now = values[:, opt] @ qg_opt  # (m, U)
-        rows = max(1, _BLOCK_ELEMENTS // (len(SCENARIOS) * opt.size))
+        moved_vol = v[None] + _VOL_VARIANTS[:, None, None] * vsr[None]
+        rows = min(m, max(1, _BLOCK_ELEMENTS // (len(_REVALUED_MOVES) * opt.size)))
+        scenarios = _Scenarios.of(
+            forward=forward[:, opt],
+            strike=legs.strike[opt],
+            sd=np.maximum(moved_vol, MIN_VOL) * np.sqrt(t),
+            factor=1.0 + moves[:, opt],
+            sign=np.where(legs.is_call[opt], 1.0, -1.0),
+            discount=np.exp(-params.rate * t) if params.rate else None,
+            rows=rows,
+        )
+        qg_opt = qg[opt]
         for start in range(0, m, rows):
-            block = slice(start, min(m, start + rows))
-            sd = sd_variants[block][:, _VOL_VARIANT_OF, :]
-            revalued = _black76(f[block, None, :] * factor, k, sd, sign, discount)
-            change[block] += revalued @ qg_opt - value_now[block, None, :]
-    return (-change * _WEIGHTS[None, :, None]).max(axis=1), values
+            stop = min(m, start + rows)
+            revalued = scenarios.values(start, stop)  # (17, states, n)
+            values[start:stop, opt] = revalued[-1]
+            worth = (revalued.reshape(-1, opt.size) @ qg_opt).reshape(*revalued.shape[:2], -1)
+            change[start:stop] += (worth[:-1] - worth[-1]).transpose(1, 0, 2)
+    worst = (-change * _WEIGHTS[_BY_VOL_MOVE, None]).max(axis=1)
+    return worst, values
+
+
+@dataclass(frozen=True, slots=True)
+class _Scenarios:
+    """The revaluation of the option legs of a batch of states under every scenario and, as a
+    17th row, unmoved. Arranged so each numpy pass runs over long contiguous rows: states ×
+    legs are flattened (state-major), a block of states is a (scenario, state × leg) array,
+    and what does not depend on the state (strike, call or put, each scenario's price factor)
+    is tiled once to a block's width. What the scenarios share is computed once for all
+    states: ``ln(F/K)`` — a moved forward's log-moneyness is then one addition, not a
+    logarithm per element — and, per volatility move, ``σ√T/2`` and ``−1/(σ√T)``. The blocks
+    reuse one set of work arrays: a fresh array of a block's size is above the allocator's
+    mmap threshold, and its page faults cost more than the arithmetic."""
+
+    n: int  # option legs
+    forward: FloatArray  # (m·n,)
+    moneyness: FloatArray  # (m·n,): ln(F/K)
+    half_sd: FloatArray  # (3, m·n): σ√T/2 after each volatility move
+    neg_inv_sd: FloatArray  # (3, m·n): −1/(σ√T)
+    factor: FloatArray  # (17, rows·n): 1 + price move, tiled over a block's states
+    log_factor: FloatArray  # (17, rows·n)
+    strike: FloatArray  # (rows·n,)
+    signed_factor: FloatArray  # (17, rows·n): the factor, negative for puts
+    signed_strike: FloatArray  # (rows·n,): the strike, negative for puts
+    discount: FloatArray | None  # (rows·n,)
+    work: FloatArray  # (9, 17, rows·n)
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        forward: FloatArray,
+        strike: FloatArray,
+        sd: FloatArray,
+        factor: FloatArray,
+        sign: FloatArray,
+        discount: FloatArray | None,
+        rows: int,
+    ) -> _Scenarios:
+        """``forward`` (m, n), ``sd`` (3, m, n), ``factor`` (17, n); the rest (n,)."""
+        m, n = forward.shape
+        tiled_factor = np.tile(factor, (1, rows))
+        return cls(
+            n=n,
+            forward=forward.reshape(-1),
+            moneyness=np.log(forward / strike).reshape(-1),
+            half_sd=0.5 * sd.reshape(3, m * n),
+            neg_inv_sd=-1.0 / sd.reshape(3, m * n),
+            factor=tiled_factor,
+            log_factor=np.log(tiled_factor),
+            strike=np.tile(strike, rows),
+            signed_factor=tiled_factor * np.tile(sign, rows),
+            signed_strike=np.tile(strike * sign, rows),
+            discount=None if discount is None else np.tile(discount, rows),
+            work=np.empty((9, *tiled_factor.shape)),
+        )
+
+    def values(self, start: int, stop: int) -> FloatArray:
+        """Black-76 value of every option leg in every scenario of states ``start:stop``,
+        shaped (17, states, n) and valid until the next call — the formula of
+        :func:`_black76` (discounted intrinsic value plus the out-of-the-money option's value)
+        in a form with one ``exp`` and no branch. With ``a = −|ln(F/K)|/(σ√T)``,
+        ``u = a + σ√T/2`` and ``d = a − σ√T/2 < 0``, the out-of-the-money value of a call and a
+        put alike is ``min(F, K)·N(u) − max(F, K)·N(d)``; since ``min(F, K)·φ(u) =
+        max(F, K)·φ(d)``, that is ``min(F, K)·[u ≥ 0] − G·(sgn(u)·R(|u|) + R(|d|))`` with
+        ``G = min(F, K)·e^{−u²/2}`` and ``R`` :func:`~cockpit.pricing.normal.normal_tail_ratio`
+        (each ``N`` to an absolute 2.5e-12)."""
+        here = slice(start * self.n, stop * self.n)
+        width = here.stop - here.start
+        k, factor = self.strike[:width], self.factor[:, :width]
+        forward = self.forward[here]
+        work = self.work[:, :, :width]
+        tails, ratios, scratch = work[0:2], work[2:4], work[4:6]  # N's arguments, both at once
+        upper, lower = tails
+        density, smaller, value = work[6:9]
+        np.add(self.moneyness[here], self.log_factor[:, :width], out=upper)
+        np.abs(upper, out=upper)
+        for variant, span in _REVALUED_SPANS:
+            half = self.half_sd[variant, here]
+            np.multiply(upper[span], self.neg_inv_sd[variant, here], out=upper[span])
+            np.subtract(upper[span], half, out=lower[span])
+            np.add(upper[span], half, out=upper[span])
+        # upper is u (never −0: σ√T/2 > 0 is added last), lower is d.
+        np.multiply(forward, factor, out=smaller)
+        np.minimum(smaller, k, out=smaller)
+        value.fill(0.0)
+        np.copyto(value, smaller, where=upper >= 0)
+        np.multiply(upper, upper, out=density)
+        density *= -0.5
+        np.exp(density, out=density)  # underflow to 0 far out of the money: numpy ignores it
+        density *= smaller  # G
+        signed = np.copysign(density, upper, out=smaller)
+        np.abs(upper, out=upper)
+        np.negative(lower, out=lower)
+        normal_tail_ratio(tails, out=ratios, scratch=scratch)
+        ratios[0] *= signed
+        ratios[1] *= density
+        value -= ratios[0]
+        value -= ratios[1]
+        np.maximum(value, 0.0, out=value)
+        intrinsic = np.multiply(forward, self.signed_factor[:, :width], out=density)
+        intrinsic -= self.signed_strike[:width]
+        np.maximum(intrinsic, 0.0, out=intrinsic)
+        value += intrinsic
+        if self.discount is not None:
+            value *= self.discount[:width]
+        return np.asarray(value.reshape(len(factor), stop - start, self.n), dtype=np.float64)
 
 
 def estimate_margin_arrays(

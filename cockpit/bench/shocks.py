@@ -1,29 +1,24 @@
-"""Benchmark of cockpit.risk.shocks: a 100-leg × 21 price × 14 IV × 3 widening shock grid.
-
-Run it as a script (``.venv/bin/python tests/perf/bench_shocks.py [--quick]``); pytest does not
-collect it, and ``run(quick)`` returns the figures for a ``cockpit bench`` command. The book is
-100 distinct contracts: 20 NIFTY iron condors (lot 75, spot 24,000, three expiries a week to
-five weeks out), 4 BANKNIFTY iron condors (lot 30, spot 54,000) and 4 futures, with a smile
-of implied vols and quotes a tick or 1% wide around the model value. The grid figure is the
-median wall time of ``shock_grid`` (P&L and the SPAN-like margin of every cell: 294 margin
-states × 16 scenarios × 100 legs ≈ 470,000 Black-76 revaluations). Two baselines run in the
-same process: the naive loop prices every cell, leg and margin scenario one scalar
-``cockpit.pricing.price`` call at a time in Python; it is timed on a few (IV, price) cells
-(all three widenings each) and scaled to the 294 cells, as printed. The per-cell loop calls
-the vectorised margin estimate and pricing once per (IV, price) cell, over all 294 cells.
+"""Benchmark of :mod:`cockpit.risk.shocks`: a 100-leg × 21 price × 14 IV × 3 widening shock grid,
+against a naive per-cell loop in the same run. The book is 100 distinct contracts: 20 NIFTY iron
+condors (lot 75, spot 24,000, three expiries a week to five weeks out), 4 BANKNIFTY iron condors
+(lot 30, spot 54,000) and 4 futures, with a smile of implied vols and quotes a tick or 1% wide
+around the model value. The grid figure is the median wall time of ``shock_grid`` (P&L and the
+SPAN-like margin of every cell: 294 margin states × 16 scenarios × 100 legs ≈ 470,000 Black-76
+revaluations). The naive loop prices every cell, leg and margin scenario one scalar
+``cockpit.pricing.price`` call at a time in Python; it is timed on a few (IV, price) cells (all
+three widenings each) and scaled to the 294 cells. A third figure in the detail, the per-cell loop,
+calls the vectorised margin estimate and pricing once per (IV, price) cell over all 294 cells.
 """
 
 from __future__ import annotations
 
-import argparse
-import statistics
 import time
-from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import numpy as np
 
 from cockpit import pricing
+from cockpit.bench.figure import Figure, median_seconds
 from cockpit.clock import IST
 from cockpit.domain.money import Paise
 from cockpit.risk.margin import (
@@ -39,6 +34,8 @@ from cockpit.risk.shocks import DEFAULT_AXES, ShockLeg, shock_grid
 
 NOW = datetime(2026, 1, 13, 10, 0, tzinfo=IST)
 FUNDS = Paise(5_000_000_00)  # ₹50 lakh
+TARGET_MS = 15.0
+TARGET_RATIO = 100.0
 _YEAR_SECONDS = 365.0 * 24 * 3600
 
 
@@ -105,16 +102,6 @@ def book() -> list[ShockLeg]:
     return legs
 
 
-def _median_ms(run: Callable[[], object], repeats: int) -> float:
-    run()  # warm up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3
-
-
 def _scalar_value(leg: ShockLeg, forward: float, vol: float, years: float) -> float:
     if leg.strike is None:
         return forward
@@ -125,7 +112,7 @@ def _scalar_value(leg: ShockLeg, forward: float, vol: float, years: float) -> fl
     )
 
 
-def _naive_cell(legs: list[ShockLeg], price: float, iv: float) -> tuple[list[float], float]:
+def naive_cell(legs: list[ShockLeg], price: float, iv: float) -> tuple[list[float], float]:
     """One (IV, price) cell the slow way: P&L for each widening and the margin, one scalar
     pricing call per leg and per SPAN scenario."""
     p = DEFAULT_PARAMETERS
@@ -158,7 +145,7 @@ def _naive_cell(legs: list[ShockLeg], price: float, iv: float) -> tuple[list[flo
     return pnl, span + exposure
 
 
-def _per_cell_vectorised(legs: list[ShockLeg]) -> None:
+def per_cell_vectorised(legs: list[ShockLeg]) -> None:
     """Every (IV, price) cell in a Python loop, each one vectorised over legs."""
     n = len(legs)
     margin_legs = MarginLegs(
@@ -179,56 +166,42 @@ def _per_cell_vectorised(legs: list[ShockLeg]) -> None:
             estimate_margin_arrays(margin_legs, state)
 
 
-def run(quick: bool) -> dict[str, float]:
-    """Figures in milliseconds (and their ratios): the grid's median over several runs, the
-    naive scalar loop scaled from a few cells, and the per-cell vectorised loop."""
+def run(quick: bool) -> list[Figure]:
     legs = book()
-    repeats = 5 if quick else 21
-    grid_ms = _median_ms(lambda: shock_grid(legs, funds=FUNDS, now=NOW), repeats)
-
-    sample = (
-        [(0.3, -0.03), (1.0, 0.1)]
-        if quick
-        else [(0.3, -0.03), (1.0, 0.1), (-0.3, 0.0), (0.5, -0.1)]
-    )
-    start = time.perf_counter()
+    repeats = 7 if quick else 31
+    grid_s = median_seconds(lambda: shock_grid(legs, funds=FUNDS, now=NOW), repeats)
+    sample = [(0.3, -0.03), (1.0, 0.1)]
+    if not quick:
+        sample += [(-0.3, 0.0), (0.5, -0.1)]
+    started = time.perf_counter()
     for iv, price in sample:
-        _naive_cell(legs, price, iv)
+        naive_cell(legs, price, iv)
     cells = len(DEFAULT_AXES.iv) * len(DEFAULT_AXES.price)
-    naive_ms = (time.perf_counter() - start) * 1e3 * cells / len(sample)
-
-    per_cell_ms = _median_ms(lambda: _per_cell_vectorised(legs), 1 if quick else 3)
-    return {
-        "legs": float(len(legs)),
-        "cells": float(cells * len(DEFAULT_AXES.widening)),
-        "grid_ms": grid_ms,
-        "naive_ms": naive_ms,
-        "naive_cells_timed": float(len(sample)),
-        "naive_ratio": naive_ms / grid_ms,
-        "per_cell_vectorised_ms": per_cell_ms,
-        "per_cell_ratio": per_cell_ms / grid_ms,
-    }
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer runs and naive cells")
-    args = parser.parse_args()
-    f = run(args.quick)
-    print(
-        f"{int(f['legs'])} legs × 21 price × 14 IV × 3 widening = {int(f['cells'])} cells"
-        " (margin per IV × price cell)"
-    )
-    print(f"  shock_grid, median             {f['grid_ms']:9.2f} ms")
-    print(
-        f"  naive scalar loop (scaled from {int(f['naive_cells_timed'])} of 294 IV × price cells)"
-        f" {f['naive_ms']:9.0f} ms  = {f['naive_ratio']:.0f}× the grid"
-    )
-    print(
-        f"  per-cell loop, vectorised over legs {f['per_cell_vectorised_ms']:9.1f} ms"
-        f"  = {f['per_cell_ratio']:.1f}× the grid"
-    )
+    naive_s = (time.perf_counter() - started) * cells / len(sample)
+    per_cell_s = median_seconds(lambda: per_cell_vectorised(legs), 1 if quick else 3)
+    ratio = naive_s / grid_s
+    return [
+        Figure(
+            "shock grid, 100 legs × 21 × 14 × 3",
+            grid_s * 1e3,
+            "ms",
+            f"median < {TARGET_MS:g} ms",
+            grid_s * 1e3 < TARGET_MS,
+            f"median of {repeats} runs of shock_grid: P&L of {len(DEFAULT_AXES.widening) * cells} "
+            f"cells and the margin of {cells} states × {len(SCENARIOS)} SPAN scenarios",
+        ),
+        Figure(
+            "shock grid vs naive per-cell loop",
+            ratio,
+            "×",
+            f"≥ {TARGET_RATIO:g}×",
+            ratio >= TARGET_RATIO,
+            f"naive loop (one scalar price call per leg and SPAN scenario) timed on "
+            f"{len(sample)} of {cells} (IV, price) cells and scaled: {naive_s * 1e3:,.0f} ms; "
+            f"per-cell loop vectorised over legs {per_cell_s * 1e3:,.1f} ms "
+            f"= {per_cell_s / grid_s:.1f}× the grid",
+        ),
+    ]
 
 
-if __name__ == "__main__":
-    main()
+__all__ = ["FUNDS", "NOW", "book", "naive_cell", "per_cell_vectorised", "run"]
