@@ -8,7 +8,7 @@ BIN     = $(VENV)/bin
 PIP     = $(BIN)/python -m pip --disable-pip-version-check -q
 STAMP   = $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest smoke screenshot install clean
+.PHONY: run test lint typecheck pytest smoke screenshot journeys install clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), f"Python 3.11+ needed, found {sys.version.split()[0]}"'
@@ -42,6 +42,11 @@ screenshot: $(STAMP)
 	  xvfb-run -a -s "-screen 0 $${size}x24" $(BIN)/cockpit --smoke --size $$size \
 	    --screenshot screenshots/cockpit-$$size.png || exit 1; \
 	done
+
+# The README's journey screenshots: the four-journeys test under a real X server (Xvfb).
+journeys: $(STAMP)
+	COCKPIT_JOURNEY_SCREENSHOTS=resources/screenshots QT_QPA_PLATFORM=xcb \
+	  xvfb-run -a -s "-screen 0 1600x900x24" $(BIN)/pytest -q -p no:randomly tests/ui/test_journeys.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -58,7 +58,7 @@ from cockpit.domain.groups import (
     PricePolicy,
 )
 from cockpit.domain.instruments import Exchange, Instrument, InstrumentStore, OptionChain
-from cockpit.domain.money import Paise
+from cockpit.domain.money import Paise, format_inr
 from cockpit.domain.orders import Order, OrderRequest, OrderStatus, OrderType, Product, Side
 from cockpit.execution.events import ExposureChanged, GroupChanged, HedgeProposed, HedgeResolved
 from cockpit.execution.exposure import (
@@ -378,13 +378,21 @@ class Coordinator:
                 reason = (
                     f"target: close for {cost} paise ≤ {rules.target_pct_of_credit}% of {credit}"
                 )
+                severity, said = AlertSeverity.INFO, "profit target reached"
             elif rules.stop_hit(credit, cost):
                 reason = (
                     f"stop: close for {cost} paise loses ≥ {rules.stop_pct_of_credit}% of {credit}"
                 )
+                severity, said = AlertSeverity.WARNING, "stop reached"
             else:
                 continue
             log.info("group %s: %s", group.group_id, reason)
+            self._alert(
+                group,
+                severity,
+                f"{said}: closing costs {format_inr(cost)} against a credit of "
+                f"{format_inr(credit)} — buying the shorts back first",
+            )
             self._spawn(f"exit-{group.group_id}", self.close_group(group.group_id, reason))
 
     def _cost_to_close(self, group: OrderGroup) -> Paise | None:

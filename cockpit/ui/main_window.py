@@ -197,14 +197,16 @@ class MainWindow(QMainWindow):
         return dock
 
     def _arrange_default(self) -> None:
-        """Chain on the left, builder over shock on the right, the rest tabbed at the bottom."""
+        """Chain on the left, builder and shock tabbed on the right, the rest at the bottom."""
         d = self.docks
         for dock in d.values():
             self.removeDockWidget(dock)
         self.addDockWidget(Area.LeftDockWidgetArea, d["chainDock"])
         self.addDockWidget(Area.RightDockWidgetArea, d["builderDock"])
         self.splitDockWidget(d["chainDock"], d["builderDock"], Qt.Orientation.Horizontal)
-        self.splitDockWidget(d["builderDock"], d["shockDock"], Qt.Orientation.Vertical)
+        # Tabbed, not split: on a laptop screen neither the builder nor the heatmap is usable
+        # in half a column. Placing a spread is followed by a look at its shocks.
+        self.tabifyDockWidget(d["builderDock"], d["shockDock"])
         self.addDockWidget(Area.BottomDockWidgetArea, d["groupsDock"])
         self.splitDockWidget(d["groupsDock"], d["alertsDock"], Qt.Orientation.Horizontal)
         self.tabifyDockWidget(d["groupsDock"], d["exposureDock"])
@@ -212,13 +214,14 @@ class MainWindow(QMainWindow):
         for dock in d.values():
             dock.show()
         d["groupsDock"].raise_()
+        d["builderDock"].raise_()
         self._default_layout_pending = True
         self._apply_default_sizes()
 
     def _apply_default_sizes(self) -> None:
         """resizeDocks takes pixels, so the default proportions are applied from the window's
         real size: the chain gets 58% of the width and 60% of the height (it is where the
-        trader works), the builder 60% of its column above the shock grid."""
+        trader works)."""
         d = self.docks
         width, height = max(self.width(), 640), max(self.height(), 480)
         across, down = Qt.Orientation.Horizontal, Qt.Orientation.Vertical
@@ -226,7 +229,6 @@ class MainWindow(QMainWindow):
         self.resizeDocks([d["chainDock"], d["builderDock"]], [left, width - left], across)
         top = int(height * 0.60)
         self.resizeDocks([d["chainDock"], d["groupsDock"]], [top, height - top], down)
-        self.resizeDocks([d["builderDock"], d["shockDock"]], [int(top * 0.6), int(top * 0.4)], down)
         self.resizeDocks([d["groupsDock"], d["alertsDock"]], [left, width - left], across)
 
     def _build_toolbar(self) -> None:
