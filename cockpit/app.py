@@ -168,6 +168,13 @@ class Services:
                 poll_interval_s=self.settings.reconcile.interval_s,
                 clock=self.clock,
             )
+            self.bus.publish(
+                ConnectionChanged(
+                    at=self.clock.now(),
+                    state=ConnectionState.CONNECTING,
+                    detail="downloading the instrument list…",
+                )
+            )
             store = await self.broker.instruments()
         except BrokerError as error:
             log.error("could not connect to the broker at %s: %s", url, error)

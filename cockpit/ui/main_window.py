@@ -317,10 +317,36 @@ class MainWindow(QMainWindow):
 
         help_menu = bar.addMenu("&Help")
         help_menu.setObjectName("helpMenu")
+        shortcuts = QAction("&Keyboard shortcuts", self)
+        shortcuts.setObjectName("shortcutsAction")
+        shortcuts.setShortcut(QKeySequence("F1"))
+        shortcuts.triggered.connect(self.show_shortcuts)
+        help_menu.addAction(shortcuts)
         about = QAction("&About Cockpit", self)
         about.setObjectName("aboutAction")
         about.triggered.connect(self._show_about)
         help_menu.addAction(about)
+
+    SHORTCUTS: tuple[tuple[str, str], ...] = (
+        ("Ctrl+Shift+K", "Kill switch: cancel working entry/exit orders, refuse new entries"),
+        ("Enter", "Strategy builder: build the spread"),
+        ("Ctrl+Enter", "Strategy builder: place (opens the preview)"),
+        ("Click bid / ask", "Option chain: pick a leg to sell / buy into the builder"),
+        ("F1", "This list"),
+        ("Ctrl+Q", "Quit"),
+    )
+
+    def show_shortcuts(self) -> None:
+        rows = "".join(
+            f"<tr><td><b>{keys}</b></td><td>&nbsp;&nbsp;{what}</td></tr>"
+            for keys, what in self.SHORTCUTS
+        )
+        box = QMessageBox(self)
+        box.setObjectName("shortcutsBox")
+        box.setWindowTitle("Keyboard shortcuts")
+        box.setText(f"<table>{rows}</table>")
+        box.open()
+        self.shortcuts_box = box
 
     def _show_about(self) -> None:
         box = QMessageBox(self)

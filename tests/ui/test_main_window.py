@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDockWidget, QLabel, QLineEdit, QPushButton, QWidget
 from pytestqt.qtbot import QtBot
 
@@ -193,3 +194,16 @@ def test_docks_are_closable_movable_floatable(qtbot: QtBot, tmp_path: Path, name
     features = window.docks[name].features()
     assert features & QDockWidget.DockWidgetFeature.DockWidgetClosable
     assert features & QDockWidget.DockWidgetFeature.DockWidgetMovable
+
+
+def test_help_lists_the_keyboard_shortcuts(qtbot: QtBot, tmp_path: Path) -> None:
+    window = make_window(qtbot, tmp_path)
+    window.show()
+    qtbot.waitExposed(window)
+    actions = {a.objectName(): a for a in window.findChildren(QAction) if a.objectName()}
+    assert actions["shortcutsAction"].shortcut().toString() == "F1"
+    actions["shortcutsAction"].trigger()
+    text = window.shortcuts_box.text()
+    for keys in ("Ctrl+Shift+K", "Ctrl+Enter", "Ctrl+Q"):
+        assert keys in text
+    assert actions["killSwitchAction"].shortcut().toString() in text
