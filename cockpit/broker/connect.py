@@ -29,6 +29,7 @@ from cockpit.broker.stream import BrokerStream
 from cockpit.broker.ticker import KiteTicker, TickerConfig
 from cockpit.clock import IST, Clock
 from cockpit.config import BrokerKind, Settings
+from cockpit.credentials import CredentialStore
 
 log = logging.getLogger(__name__)
 
@@ -109,24 +110,38 @@ async def open_broker(
     return broker
 
 
-def kite_session_from_env(settings: Settings) -> Session:
-    """A real Kite session for headless commands: the app's ``api_key`` from settings and
-    today's access token from ``COCKPIT_KITE_ACCESS_TOKEN`` (obtained with Kite's login flow,
-    :func:`cockpit.broker.login.create_session`)."""
-    token = os.environ.get(ACCESS_TOKEN_ENV, "").strip()
+def kite_session_from_env(
+    settings: Settings, credentials: CredentialStore | None = None
+) -> Session:
+    """A real Kite session: the app's ``api_key`` from settings and today's access token from
+    ``COCKPIT_KITE_ACCESS_TOKEN`` if set, else the one Settings → Log in to Kite stored in the
+    keyring (``credentials``; default: this system's keyring)."""
     if not settings.broker.api_key:
         raise BrokerSetupError(
             f"{settings.settings_path}: [broker] api_key is empty; set your Kite app's api_key"
         )
+    token = os.environ.get(ACCESS_TOKEN_ENV, "").strip()
+    login_time = datetime.now(IST)
     if not token:
-        raise BrokerSetupError(
-            f"no Kite access token: set {ACCESS_TOKEN_ENV} to today's token from Kite's login"
-        )
+        store = credentials if credentials is not None else CredentialStore()
+        stored = store.access_token()
+        if stored is None or not store.is_current(stored):
+            state = (
+                "none stored"
+                if stored is None
+                else f"it expired at {stored.expires:%d %b %H:%M} IST"
+            )
+            where = f"; {store.notice}" if store.notice else ""
+            raise BrokerSetupError(
+                f"no Kite access token ({state}{where}): log in with File → Settings… → "
+                f"Log in to Kite, or set {ACCESS_TOKEN_ENV} to today's token"
+            )
+        token, login_time = stored.token.reveal(), stored.issued
     return Session(
         api_key=settings.broker.api_key,
         access_token=token,
         user_id="",
-        login_time=datetime.now(IST),
+        login_time=login_time,
     )
 
 
