@@ -258,6 +258,9 @@ class MainWindow(QMainWindow):
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
         self.trading_bar = bar
         self.halted = False
+        self.rearm_dialog: OverrideDialog | None = None
+        self.shortcuts_box: QMessageBox | None = None
+        self.first_run_guide: QWidget | None = None  # set by the runtime on a first start
 
     def _kill_or_rearm(self) -> None:
         if not self.halted:

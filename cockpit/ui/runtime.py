@@ -39,6 +39,7 @@ from cockpit.execution.events import RecoveryFinished, RecoveryProgressed
 from cockpit.logging_setup import add_handler
 from cockpit.reference_data import resources_dir
 from cockpit.ui.bridge import EventBridge
+from cockpit.ui.first_run import FirstRunGuide, first_run
 from cockpit.ui.log_dock import QtLogHandler
 from cockpit.ui.main_window import MainWindow
 
@@ -149,7 +150,7 @@ async def _run(
         log.warning("%s", warning)
     try:
         await services.start()
-        services.spawn("chain-attach", _attach_chain(services, window, bridge))
+        services.spawn("chain-attach", _attach_chain(services, window, bridge, guide=not smoke))
         if size is not None:
             window.resize(*size)
         window.show()
@@ -170,7 +171,9 @@ async def _run(
     return 0
 
 
-async def _attach_chain(services: Services, window: MainWindow, bridge: EventBridge) -> None:
+async def _attach_chain(
+    services: Services, window: MainWindow, bridge: EventBridge, *, guide: bool = False
+) -> None:
     """Give the chain dock its feed and the execution docks their coordinator once the
     broker is connected."""
     await services.connected.wait()
@@ -238,6 +241,25 @@ async def _attach_chain(services: Services, window: MainWindow, bridge: EventBri
 
     window.killSwitchRequested.connect(kill)
     window.rearmRequested.connect(rearm)
+    if guide and services.exchange is not None and first_run(services.settings.home):
+        show_first_run_guide(window, services.settings.home)
+
+
+def show_first_run_guide(window: MainWindow, home: Path) -> FirstRunGuide:
+    """The first-run walkthrough, its steps ticked off by what the trader does."""
+    guide = FirstRunGuide(home, window)
+    window.first_run_guide = guide
+    builder = window.builder_panel
+    if window.chain_panel.model.view is not None:
+        guide.mark("chain")
+    window.chain_panel.model.modelReset.connect(lambda: guide.mark("chain"))
+    builder.planBuilt.connect(lambda _plan: guide.mark("built"))
+    builder.groupPlaced.connect(lambda _group: guide.mark("placed"))
+    window.docks["shockDock"].visibilityChanged.connect(
+        lambda visible: guide.mark("shocks") if visible else None
+    )
+    guide.show()
+    return guide
 
 
 async def _logged(action: Any, what: str) -> None:
