@@ -32,9 +32,10 @@ from cockpit.reference_data import load_calendar
 if TYPE_CHECKING:
     from cockpit.alert_service import AlertService
     from cockpit.broker.kite import KiteBroker
+    from cockpit.credentials import CredentialStore
     from cockpit.domain.instruments import InstrumentStore
     from cockpit.exchange.embedded import ExchangeThread
-    from cockpit.execution.coordinator import Coordinator
+    from cockpit.execution.coordinator import Coordinator, ExecutionSettings
     from cockpit.execution.startup import StartupReport
     from cockpit.marketdata.feed import ChainFeed
     from cockpit.risk_monitor import RiskMonitor
@@ -72,6 +73,7 @@ class Services:
         self.reconciliations = 0
         self.risk: RiskMonitor | None = None
         self.alerts: AlertService | None = None
+        self.credentials: CredentialStore | None = None  # made when first needed
         self._link: ConnectionState | None = None
 
     @property
@@ -159,7 +161,10 @@ class Services:
                 session = await paper_login(url)
                 ws_url = ws_url_for(url)
             else:
-                session = kite_session_from_env(self.settings)
+                from cockpit.credentials import CredentialStore
+
+                self.credentials = self.credentials or CredentialStore()
+                session = kite_session_from_env(self.settings, self.credentials)
                 ws_url = self.settings.broker.ws_url
             self.broker = await open_broker(
                 url,
@@ -208,9 +213,21 @@ class Services:
         self.journal = await Journal.open(self.settings.journal_path, clock=self.clock)
         # Before recovery: the alerts recovery raises are the first the trader must see.
         self.alerts = await AlertService.open(self.journal, self.bus, self.clock)
-        gate = PreTradeGate(self.broker, store, self.calendar, self.market_now)
+        gate = PreTradeGate(
+            self.broker,
+            store,
+            self.calendar,
+            self.market_now,
+            limits=self.settings.risk.risk_limits(),
+        )
         self.coordinator = Coordinator(
-            self.broker, self.journal, self.bus, self.clock, store, gate=gate
+            self.broker,
+            self.journal,
+            self.bus,
+            self.clock,
+            store,
+            settings=execution_settings(self.settings),
+            gate=gate,
         )
         self.recovery = await recover(
             self.journal, self.broker, store, self.coordinator, self.clock, self.bus
@@ -241,6 +258,20 @@ class Services:
             and not self._closed
         ):
             self.spawn("reconcile-on-reconnect", self._reconcile_once("reconnect"))
+
+    def apply_settings(self, settings: Settings) -> None:
+        """Settings saved in the dialog take effect now: hedging policy and risk limits (the
+        broker and the paper exchange's own settings apply at the next start)."""
+        self.settings = settings
+        if self.coordinator is not None:
+            self.coordinator.settings = execution_settings(settings)
+            if self.coordinator.gate is not None:
+                self.coordinator.gate.limits = settings.risk.risk_limits()
+        log.info(
+            "settings applied: hedge policy %s, countdown %g s",
+            settings.execution.hedge_policy,
+            settings.execution.hedge_countdown_s,
+        )
 
     async def _reconcile_once(self, why: str) -> None:
         from cockpit.broker.base import BrokerError
@@ -325,3 +356,12 @@ class Services:
             await asyncio.to_thread(self.exchange.stop)
             self.exchange = None
         log.info("services stopped (%d tasks cancelled)", len(tasks))
+
+
+def execution_settings(settings: Settings) -> ExecutionSettings:
+    from cockpit.execution.coordinator import ExecutionSettings
+
+    return ExecutionSettings(
+        hedge_policy=settings.execution.hedge_policy,
+        hedge_countdown_s=settings.execution.hedge_countdown_s,
+    )

@@ -44,7 +44,7 @@ def _run_settings(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     print(f"# {settings.settings_path}")
     print(f"# data folder: {settings.home}")
-    for section in ("broker", "paper", "ui", "log", "reconcile"):
+    for section in ("broker", "paper", "ui", "log", "reconcile", "execution", "risk", "shock"):
         values = getattr(settings, section)
         print(f"[{section}]")
         for field in dataclasses.fields(values):

@@ -119,6 +119,7 @@ class MainWindow(QMainWindow):
     shown = Signal()
     killSwitchRequested = Signal()
     rearmRequested = Signal(str)  # the trader's reason
+    settingsRequested = Signal()
 
     def __init__(
         self, settings_file: Path, log_handler: QtLogHandler, parent: QWidget | None = None
@@ -261,6 +262,7 @@ class MainWindow(QMainWindow):
         self.rearm_dialog: OverrideDialog | None = None
         self.shortcuts_box: QMessageBox | None = None
         self.first_run_guide: QWidget | None = None  # set by the runtime on a first start
+        self.settings_dialog: QWidget | None = None
 
     def _kill_or_rearm(self) -> None:
         if not self.halted:
@@ -298,6 +300,11 @@ class MainWindow(QMainWindow):
         bar.setObjectName("menuBar")
         file_menu = bar.addMenu("&File")
         file_menu.setObjectName("fileMenu")
+        settings_action = QAction("&Settings…", self)
+        settings_action.setObjectName("settingsAction")
+        settings_action.setShortcut(QKeySequence("Ctrl+,"))
+        settings_action.triggered.connect(self.settingsRequested.emit)
+        file_menu.addAction(settings_action)
         quit_action = QAction("&Quit", self)
         quit_action.setObjectName("quitAction")
         # StandardKey.Quit can be empty on Linux offscreen: give an explicit fallback.
@@ -335,6 +342,7 @@ class MainWindow(QMainWindow):
         ("Enter", "Strategy builder: build the spread"),
         ("Ctrl+Enter", "Strategy builder: place (opens the preview)"),
         ("Click bid / ask", "Option chain: pick a leg to sell / buy into the builder"),
+        ("Ctrl+,", "Settings: broker and Kite login, hedging, risk limits, shocks, theme"),
         ("F1", "This list"),
         ("Ctrl+Q", "Quit"),
     )

@@ -42,6 +42,7 @@ from cockpit.ui.bridge import EventBridge
 from cockpit.ui.first_run import FirstRunGuide, first_run
 from cockpit.ui.log_dock import QtLogHandler
 from cockpit.ui.main_window import MainWindow
+from cockpit.ui.theme import apply_theme
 
 log = logging.getLogger(__name__)
 
@@ -139,8 +140,11 @@ async def _run(
     services = Services(settings)
     log_handler = QtLogHandler()
     add_handler(log_handler, logging.DEBUG)
+    apply_theme(QApplication.instance(), settings.ui.theme)  # type: ignore[arg-type]
     window = MainWindow(settings.home / "window.ini", log_handler)
+    window.alerts_panel.sound = settings.ui.sound
     bridge = EventBridge(services.bus, window)
+    window.settingsRequested.connect(lambda: open_settings(window, services))
     _wire_status_bar(bridge, window)
     window.closed.connect(stop.set)
     shown: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -243,6 +247,30 @@ async def _attach_chain(
     window.rearmRequested.connect(rearm)
     if guide and services.exchange is not None and first_run(services.settings.home):
         show_first_run_guide(window, services.settings.home)
+
+
+def open_settings(window: MainWindow, services: Services) -> None:
+    """The settings dialog (non-modal); what is saved takes effect at once where it can."""
+    from cockpit.credentials import CredentialStore, kite_login
+    from cockpit.ui.settings_dialog import SettingsDialog
+
+    if services.credentials is None:
+        services.credentials = CredentialStore()
+    dialog = SettingsDialog(
+        services.settings,
+        services.credentials,
+        login=kite_login(services.settings.broker.base_url),
+        parent=window,
+    )
+    window.settings_dialog = dialog
+
+    def saved(settings: Settings) -> None:
+        services.apply_settings(settings)
+        apply_theme(QApplication.instance(), settings.ui.theme)  # type: ignore[arg-type]
+        window.alerts_panel.sound = settings.ui.sound
+
+    dialog.settingsSaved.connect(saved)
+    dialog.present()
 
 
 def show_first_run_guide(window: MainWindow, home: Path) -> FirstRunGuide:
