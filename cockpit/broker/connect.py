@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from cockpit.broker import payloads
 from cockpit.broker.base import BrokerError
@@ -110,6 +111,17 @@ async def open_broker(
     return broker
 
 
+def require_tls(url: str, where: str) -> None:
+    """A real broker is reached over https only (certificates are always verified); plain
+    http is for a paper exchange on loopback."""
+    parsed = urlsplit(url)
+    loopback = parsed.hostname in {"127.0.0.1", "localhost", "::1"}
+    if parsed.scheme != "https" and not loopback:
+        raise BrokerSetupError(
+            f"{where}: {url!r} is not https — a real broker is reached over verified TLS only"
+        )
+
+
 def kite_session_from_env(
     settings: Settings, credentials: CredentialStore | None = None
 ) -> Session:
@@ -120,6 +132,7 @@ def kite_session_from_env(
         raise BrokerSetupError(
             f"{settings.settings_path}: [broker] api_key is empty; set your Kite app's api_key"
         )
+    require_tls(settings.broker.base_url, f"{settings.settings_path}: [broker] base_url")
     token = os.environ.get(ACCESS_TOKEN_ENV, "").strip()
     login_time = datetime.now(IST)
     if not token:
