@@ -9,10 +9,12 @@ README's screenshots come from ``make journeys`` (this test under Xvfb)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from pathlib import Path
 
 import numpy as np
+import pytest
 import qasync
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QLabel, QLineEdit, QPushButton, QTableView
@@ -22,6 +24,7 @@ from cockpit.app import Services
 from cockpit.config import load_settings
 from cockpit.domain.events import AlertSeverity
 from cockpit.domain.groups import GroupKind, GroupState
+from cockpit.exchange.server import PAPER_API_SECRET
 from cockpit.ui.bridge import EventBridge
 from cockpit.ui.log_dock import QtLogHandler
 from cockpit.ui.main_window import MainWindow
@@ -30,7 +33,10 @@ from cockpit.ui.runtime import _attach_chain, _wire_status_bar
 SHOTS = os.environ.get("COCKPIT_JOURNEY_SCREENSHOTS")
 
 
-def test_the_four_journeys(qtbot: QtBot, qapp: QApplication, tmp_path: Path) -> None:
+def test_the_four_journeys(
+    qtbot: QtBot, qapp: QApplication, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     qapp.setQuitOnLastWindowClosed(False)
     loop = qasync.QEventLoop(qapp)
     asyncio.set_event_loop(loop)
@@ -175,6 +181,13 @@ def test_the_four_journeys(qtbot: QtBot, qapp: QApplication, tmp_path: Path) -> 
             await until(lambda: centre.get(alert.alert_id).is_acknowledged, "the acknowledgment")
             assert centre.get(alert.alert_id).ack_note == "gap down, exit running"
             shot("5-acknowledged")
+            # Login, trading, a gap, an exit, errors: not one secret in any log record.
+            secrets = [services.broker._session.access_token, PAPER_API_SECRET]
+            assert all(len(secret) >= 8 for secret in secrets)
+            logged = "\n".join(f"{r.getMessage()} {r.exc_text or ''}" for r in caplog.records)
+            assert len(caplog.records) > 50
+            for secret in secrets:
+                assert secret not in logged
         finally:
             bridge.detach()
             await services.aclose()
