@@ -46,9 +46,10 @@ MIN_TOTAL_VOL = 1e-100
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
-def normal_cdf(x: FloatArray) -> FloatArray:
-    """The standard normal distribution function, accurate far into both tails (``ndtr``)."""
-    return np.asarray(ndtr(x), dtype=np.float64)
+def normal_cdf(x: FloatArray, out: FloatArray | None = None) -> FloatArray:
+    """The standard normal distribution function, accurate far into both tails (``ndtr``);
+    into ``out`` when given."""
+    return np.asarray(ndtr(x) if out is None else ndtr(x, out=out), dtype=np.float64)
 
 
 def normal_pdf(x: FloatArray) -> FloatArray:
