@@ -88,6 +88,10 @@ async def paper_desk(
         broker = await open_broker(url, await paper_login(url))
         try:
             store = await broker.instruments()
+            # The login's requests are counted by the exchange's rate limits but not by the
+            # broker's (it logs in before the broker exists): let them leave the window first,
+            # or the first condor's reads meet an HTTP 429.
+            await asyncio.sleep(1.0)
             bus = EventBus()
             quotes: dict[int, Tick] = {}
             bus.subscribe(Tick, lambda tick: quotes.__setitem__(tick.instrument_token, tick))
@@ -186,12 +190,18 @@ def condor_strikes(
     return legs
 
 
+#: Ticks a limit goes past the far side of the book, so a market step (four a second) between
+#: the last tick and the order's arrival does not leave it resting.
+CUSHION_TICKS = 10
+
+
 def crossing_policy(tick: Tick | None, tick_size: int) -> PricePolicy:
-    """A limit that crosses the spread from the mid by two ticks more than half of it."""
+    """A limit past the far side of the book by ``CUSHION_TICKS``: marketable, and filled at
+    the book's own prices."""
     if tick is None or tick.bid is None or tick.ask is None:
-        return PricePolicy(offset_ticks=20)
+        return PricePolicy(offset_ticks=20 + CUSHION_TICKS)
     half_spread = max(0, tick.ask - tick.bid) / 2
-    return PricePolicy(offset_ticks=math.ceil(half_spread / tick_size) + 2)
+    return PricePolicy(offset_ticks=math.ceil(half_spread / tick_size) + CUSHION_TICKS)
 
 
 def iron_condor(desk: Desk, options: list[tuple[Instrument, LegRole]]) -> OrderGroup:
