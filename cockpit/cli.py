@@ -128,6 +128,18 @@ def _run_recover(args: argparse.Namespace, settings: Settings) -> int:
     return recover_command.run(args, settings)
 
 
+def _configure_bench(parser: argparse.ArgumentParser) -> None:
+    from cockpit.bench import command
+
+    command.configure(parser)
+
+
+def _run_bench(args: argparse.Namespace, settings: Settings) -> int:
+    from cockpit.bench import command
+
+    return command.run(args, settings)
+
+
 SUBCOMMANDS: list[Subcommand] = [
     Subcommand(
         "settings",
@@ -168,9 +180,15 @@ SUBCOMMANDS: list[Subcommand] = [
     ),
     Subcommand(
         "recover",
-        "reconcile the journal with the broker (broker wins) and print the report",
+        "start-up recovery alone: reconcile with the broker (broker wins), resume, report",
         _configure_recover,
         _run_recover,
+    ),
+    Subcommand(
+        "bench",
+        "run every benchmark and print each figure against its target",
+        _configure_bench,
+        _run_bench,
     ),
 ]
 
