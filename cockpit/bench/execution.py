@@ -172,7 +172,7 @@ async def measure(condors: int, breaches: int) -> tuple[list[float], list[float]
 
 
 def run(quick: bool) -> list[Figure]:
-    condors, breaches = (5, 8) if quick else (25, 30)
+    condors, breaches = (5, 8) if quick else (25, 100)
     exposure, sent, hedged = asyncio.run(measure(condors, breaches))
     exposure_p99 = percentile(exposure, 0.99) * 1e3
     sent_p99 = percentile(sent, 0.99) * 1e3

@@ -5,6 +5,7 @@ beside the others and counts as met."""
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -36,12 +37,13 @@ class Figure:
 
 
 def percentile(samples: Sequence[float], q: float) -> float:
-    """The nearest-rank ``q`` quantile (0 < q ≤ 1) of ``samples``: with fewer than 100
-    samples p99 is the largest, never an interpolation below it."""
+    """The nearest-rank ``q`` quantile (0 < q ≤ 1) of ``samples``: the smallest sample with at
+    least ``q`` of them at or below it — with 100 samples p99 is the second largest, with
+    fewer the largest; never an interpolation below a sample."""
     if not samples:
         raise ValueError("no samples to take a percentile of")
     ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
 def median(samples: Sequence[float]) -> float:
