@@ -123,9 +123,7 @@ def test_the_next_start_recovers_the_working_group_and_shows_its_progress(
         loop.run_until_complete(scenario())
 
 
-def test_the_status_bar_shows_recovery_steps_then_the_outcome(
-    qtbot: QtBot, tmp_path: Path
-) -> None:
+def test_the_status_bar_shows_recovery_steps_then_the_outcome(qtbot: QtBot, tmp_path: Path) -> None:
     window = MainWindow(tmp_path / "window.ini", QtLogHandler())
     qtbot.addWidget(window)
     window.show()
