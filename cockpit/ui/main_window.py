@@ -290,6 +290,18 @@ class MainWindow(QMainWindow):
             self.kill_action.setText("Kill switch")
             self.status.clearMessage()
 
+    def focus_dock(self, name: str) -> None:
+        dock = self.docks[name]
+        dock.show()
+        dock.raise_()
+        widget = dock.widget()
+        if widget is not None:
+            widget.setFocus()
+
+    def _acknowledge_selected(self) -> None:
+        self.show_alerts()
+        self.alerts_panel.request_acknowledge()
+
     def show_alerts(self) -> None:
         dock = self.docks["alertsDock"]
         dock.show()
@@ -320,6 +332,19 @@ class MainWindow(QMainWindow):
             action.setObjectName(f"{spec.object_name}Toggle")
             self.view_menu.addAction(action)
         self.view_menu.addSeparator()
+        # Alt+1…7: bring a dock to the front (shown if it was closed).
+        for number, spec in enumerate(DOCKS, start=1):
+            go = QAction(f"Go to {spec.title}", self)
+            go.setObjectName(f"{spec.object_name}Focus")
+            go.setShortcut(QKeySequence(f"Alt+{number}"))
+            go.triggered.connect(lambda _=False, name=spec.object_name: self.focus_dock(name))
+            self.view_menu.addAction(go)
+        acknowledge = QAction("Acknowledge selected alerts…", self)
+        acknowledge.setObjectName("acknowledgeAction")
+        acknowledge.setShortcut(QKeySequence("Ctrl+Shift+A"))
+        acknowledge.triggered.connect(self._acknowledge_selected)
+        self.view_menu.addAction(acknowledge)
+        self.view_menu.addSeparator()
         reset = QAction("&Reset layout", self)
         reset.setObjectName("resetLayoutAction")
         reset.triggered.connect(self.reset_layout)
@@ -343,6 +368,8 @@ class MainWindow(QMainWindow):
         ("Ctrl+Enter", "Strategy builder: place (opens the preview)"),
         ("Click bid / ask", "Option chain: pick a leg to sell / buy into the builder"),
         ("Ctrl+,", "Settings: broker and Kite login, hedging, risk limits, shocks, theme"),
+        ("Ctrl+Shift+A", "Risk alerts: acknowledge the selected alerts"),
+        ("Alt+1 … Alt+7", "Go to chain, builder, shock, groups, exposure, alerts, log"),
         ("F1", "This list"),
         ("Ctrl+Q", "Quit"),
     )

@@ -207,3 +207,15 @@ def test_help_lists_the_keyboard_shortcuts(qtbot: QtBot, tmp_path: Path) -> None
     for keys in ("Ctrl+Shift+K", "Ctrl+Enter", "Ctrl+Q"):
         assert keys in text
     assert actions["killSwitchAction"].shortcut().toString() in text
+
+
+def test_alt_digits_bring_each_dock_forward(qtbot: QtBot, tmp_path: Path) -> None:
+    window = make_window(qtbot, tmp_path)
+    window.show()
+    qtbot.waitExposed(window)
+    actions = {a.objectName(): a for a in window.findChildren(QAction) if a.objectName()}
+    assert actions["shockDockFocus"].shortcut().toString() == "Alt+3"
+    assert actions["acknowledgeAction"].shortcut().toString() == "Ctrl+Shift+A"
+    window.docks["shockDock"].close()
+    actions["shockDockFocus"].trigger()
+    assert window.docks["shockDock"].isVisible()
