@@ -1,19 +1,19 @@
 """A fast standard normal distribution function for hot loops, as whole-array numpy passes: the
 lower tail is ``N(−y) = e^{−y²/2}·R(y)`` for ``y = |z|``, with ``R = P₆/Q₇`` a rational function
-fitted for this module (``tests/perf/fit_normal_tail.py``: its relative error minimised on
-``[0, 9]`` in 40-digit arithmetic, Loeb's linearisation then Lawson's minimax reweighting; both
-polynomials have positive coefficients, so ``Q`` has no root on the half-line), and ``N(z) =
-1 − N(−z)`` above zero. Measured in float64 against mpmath, the relative error of ``N`` is below
-2e-13 for ``|z| ≤ 9`` (1.6e-10 to 12, 7e-8 beyond, where ``N`` is below 1e-33) and the absolute
-error below 1e-13 everywhere — in an option value, ``1e-13·(F + K)``, a millionth of a paisa per
-unit at index levels. Every element takes the same 26 vectorised passes, where
-:func:`scipy.special.ndtr` is a scalar loop around ``exp`` with branches, about half again as
-slow here; :func:`normal_tail_ratio` (``R`` alone, a scale folded into its coefficients) lets a
-caller that needs ``N`` at two points whose densities are related — Black-76's ``F·φ(d1) =
-K·φ(d2)`` — share one ``exp``. :mod:`cockpit.pricing`'s own prices, greeks and implied vols keep
-``ndtr``, accurate to the last digit deep in the tails, which the implied-vol solver needs; the
-margin model's scenario revaluation (:mod:`cockpit.risk.margin`), where the normal distribution
-function is most of the cost, uses this.
+fitted for this module (``tests/perf/fit_normal_tail.py``: its relative error minimised on ``[0,
+9]`` in 40-digit arithmetic, Loeb's linearisation then Lawson's minimax reweighting; both
+polynomials have positive coefficients, so ``Q`` has no root on the half-line), and ``N(z) = 1 −
+N(−z)`` above zero. Measured in float64 against mpmath, the relative error of ``N`` is below 2e-13
+for ``|z| ≤ 9`` (1.6e-10 to 12, 7e-8 beyond, where ``N`` is below 1e-33) and the absolute error
+below 1e-13 everywhere — in an option value, ``1e-13·(F + K)``, a millionth of a paisa per unit at
+index levels. Every element takes the same 26 vectorised passes, where :func:`scipy.special.ndtr` is
+a scalar loop around ``exp`` with branches; :func:`normal_tail_ratio` (``R`` alone, a scale folded
+into its coefficients) lets a caller that needs ``N`` at two points whose densities are related —
+Black-76's ``F·φ(d1) = K·φ(d2)`` — share one ``exp``: in the margin scan that form costs about half
+of two ``ndtr`` calls. :mod:`cockpit.pricing`'s own prices, greeks and implied vols keep ``ndtr``,
+accurate to the last digit deep in the tails, which the implied-vol solver needs; the margin model's
+scenario revaluation (:mod:`cockpit.risk.margin`), where the normal distribution function is most of
+the cost, uses this.
 """
 
 from __future__ import annotations
