@@ -4,10 +4,11 @@ returning its :class:`~cockpit.bench.figure.Figure` list; this command runs the 
 another in this process (the cold start in child processes), prints a table — figure, value, target,
 met — with the details under it, and with ``--json`` writes ``{"machine": {…}, "figures": [{name,
 value, unit, target, met, detail}, …], "errors": […]}``. ``--quick`` runs fewer repetitions (under
-two minutes on a 2-core machine). Nothing is written to the data folder: every benchmark works in
-temporary folders on its own paper exchange, and log records below WARNING are dropped while it runs
-(unless ``--log-level`` asks for them) so its groups do not fill the trader's log. Exit status 0, or
-1 when a benchmark crashed — the others still run and print, and the error is shown.
+two minutes on a 2-core machine). The benchmarks write nothing to the data folder: they work in
+temporary folders, the execution ones on a paper exchange of their own, and log records below
+WARNING are dropped while it runs (unless ``--log-level`` asks for them) so its groups do not fill
+the trader's log. Exit status 0, or 1 when a benchmark crashed — the others still run and print, and
+the error is shown.
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ from typing import Any
 from cockpit.bench.figure import Figure
 from cockpit.config import Settings
 
-#: What ``cockpit bench`` does, for its help (cli.py registers it with this text too).
-DESCRIPTION = "run every benchmark and print each figure beside its target"
+#: What ``cockpit bench`` does, for the help of ``python -m cockpit.bench.command``.
+DESCRIPTION = "run every benchmark and print each figure against its target"
 
 #: Figure groups in the order they run and print: name → module with ``run(quick)``.
 GROUPS: dict[str, str] = {
