@@ -28,7 +28,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check cockpit tests
 
 typecheck: $(STAMP)
-	$(BIN)/mypy cockpit/domain cockpit/pricing cockpit/strategies cockpit/broker cockpit/marketdata cockpit/store cockpit/execution cockpit/risk
+	$(BIN)/mypy cockpit/domain cockpit/pricing cockpit/strategies cockpit/broker cockpit/marketdata cockpit/store cockpit/execution cockpit/risk cockpit/bench
 
 pytest: $(STAMP)
 	$(BIN)/pytest -q

@@ -52,7 +52,7 @@ STATE_TABLES: Final = frozenset(
 _MONEY_SUFFIXES: Final = ("price", "prices", "premium", "premiums", "amount", "amounts", "paise")
 
 # synchronous=FULL, chosen by measurement on this project's machine (2 cores, ext4 on a virtio
-# disk, SQLite 3.40.1, WAL; tests/perf/bench_journal.py and a NORMAL/FULL switch of it):
+# disk, SQLite 3.40.1, WAL; `cockpit bench --only journal` and a NORMAL/FULL switch of it):
 #   raw sqlite3, one small event per transaction, 1,000 transactions:
 #     NORMAL: ~55,000 commits/s, p50 0.013 ms, p99 0.03 ms (max 4 ms: a checkpoint's fsync)
 #     FULL:    ~4,300 commits/s, p50 0.23 ms,  p99 0.35 ms
