@@ -19,10 +19,10 @@ from typing import Any
 
 from cockpit.broker.base import Broker, BrokerError
 from cockpit.domain.groups import OrderGroup
-from cockpit.domain.instruments import Exchange
 from cockpit.domain.money import Paise
-from cockpit.domain.orders import OrderRequest, OrderType
+from cockpit.domain.orders import OrderRequest
 from cockpit.execution.coordinator import Coordinator
+from cockpit.execution.pretrade import margin_requests_for
 from cockpit.marketdata.feed import ChainFeed
 from cockpit.strategies.spreads import (
     SpreadError,
@@ -40,18 +40,7 @@ ESTIMATED_MARGIN = "estimate: max loss"
 
 def margin_requests(plan: SpreadPlan) -> list[OrderRequest]:
     """The plan's legs as orders for the broker's margin calculator."""
-    return [
-        OrderRequest(
-            tradingsymbol=leg.spec.tradingsymbol,
-            exchange=Exchange(leg.spec.exchange),
-            side=leg.spec.side,
-            quantity=leg.spec.quantity,
-            order_type=OrderType.MARKET,
-            product=leg.spec.product,
-            market_protection=-1,
-        )
-        for leg in plan.legs
-    ]
+    return margin_requests_for(plan.legs)
 
 
 async def basket_margin(broker: Broker, plan: SpreadPlan) -> tuple[Paise | None, str]:

@@ -28,31 +28,11 @@ from cockpit.credentials import (
     keyring_problem,
     token_expiry,
 )
+from tests.memory_keyring import MemoryKeyring
 
 SECRET = "s3cr3tApiSecretValue0123456789ab"
 TOKEN = "tokenValueXYZ987654321abcdef"
 T0 = datetime(2026, 11, 24, 9, 20, tzinfo=IST)  # a Tuesday morning, after the 06:00 reset
-
-
-class MemoryKeyring(KeyringBackend):
-    """An in-memory keyring: tests never touch the system's. The negative priority keeps
-    keyring from ever choosing it on its own."""
-
-    priority = -1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.items: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.items.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.items[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        if self.items.pop((service, username), None) is None:
-            raise keyring.errors.PasswordDeleteError(username)
 
 
 class LockedKeyring(MemoryKeyring):

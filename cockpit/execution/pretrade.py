@@ -14,8 +14,9 @@ refused with the reason (a hard failure) rather than sent unchecked.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
+from typing import Any
 
 import numpy as np
 
@@ -120,7 +121,7 @@ class PreTradeGate:
     async def _broker_margin(self, group: OrderGroup) -> Paise | None:
         try:
             basket = await self._broker.basket_margins(
-                margin_requests_for(group), consider_positions=True
+                margin_requests_for(group.legs), consider_positions=True
             )
         except BrokerError as error:
             log.warning("basket margin unavailable (%s): our estimate alone decides", error)
@@ -207,8 +208,9 @@ def _mid(quote: Quote | None) -> float:
     return float(quote.last_price) if quote.last_price else float("nan")
 
 
-def margin_requests_for(group: OrderGroup) -> list[OrderRequest]:
-    """The group's legs as MARKET order requests, for the broker's basket margin."""
+def margin_requests_for(legs: Iterable[Any]) -> list[OrderRequest]:
+    """Legs (anything with a ``spec``: a group's or a plan's) as MARKET order requests, for the
+    broker's basket margin calculator."""
     return [
         OrderRequest(
             tradingsymbol=leg.spec.tradingsymbol,
@@ -219,5 +221,5 @@ def margin_requests_for(group: OrderGroup) -> list[OrderRequest]:
             product=leg.spec.product,
             market_protection=-1,
         )
-        for leg in group.legs
+        for leg in legs
     ]

@@ -16,11 +16,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import keyring.errors
 import pytest
 import qasync
 import shiboken6
-from keyring.backend import KeyringBackend
 from keyring.backends import fail
 from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QPalette
@@ -49,6 +47,7 @@ from cockpit.logging_setup import add_handler
 from cockpit.risk.checks import ExpiryDayRule
 from cockpit.ui.settings_dialog import SettingsDialog, request_token_from
 from cockpit.ui.theme import apply_theme, contrast_ratio, dark_palette, light_palette
+from tests.memory_keyring import MemoryKeyring
 
 T0 = datetime(2026, 11, 24, 9, 20, tzinfo=IST)
 API_SECRET = "s3cr3tApiSecretValue0123456789ab"
@@ -59,27 +58,6 @@ REDIRECT = (
     f"&request_token={REQUEST_TOKEN}"
 )
 SECRETS = (API_SECRET, REQUEST_TOKEN, ACCESS_TOKEN)
-
-
-class MemoryKeyring(KeyringBackend):
-    """An in-memory keyring: tests never touch the system's (negative priority: keyring
-    never picks it on its own)."""
-
-    priority = -1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.items: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.items.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.items[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        if self.items.pop((service, username), None) is None:
-            raise keyring.errors.PasswordDeleteError(username)
 
 
 class FakeLogin:
