@@ -285,7 +285,7 @@ class Services:
             return
         self.reconciliations += 1
         if self.risk is not None:
-            await self.risk.run_once()
+            await self.risk.run_once(self.coordinator.broker_positions)
         log.info("reconciliation (%s): %d difference(s)", why, len(differences))
 
     async def _run_reconcile(self) -> None:

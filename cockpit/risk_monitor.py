@@ -21,7 +21,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from cockpit.broker.base import Broker, BrokerError
+from cockpit.broker.base import Broker, BrokerError, Position
 from cockpit.bus import EventBus
 from cockpit.domain.calendar import TradingCalendar
 from cockpit.domain.events import AlertRaised
@@ -80,14 +80,16 @@ class RiskMonitor:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def run_once(self) -> list[Mismatch]:
-        """One pass: validator, then exercise; returns the mismatches confirmed this pass."""
+    async def run_once(self, positions: list[Position] | None = None) -> list[Mismatch]:
+        """One pass: validator, then exercise; returns the mismatches confirmed this pass.
+        ``positions``: the broker's, when the caller has just read them (no second read)."""
         async with self._lock:
-            try:
-                positions = await self._broker.positions()
-            except BrokerError as error:
-                log.warning("risk monitor: positions unavailable: %s", error)
-                return []
+            if positions is None:
+                try:
+                    positions = await self._broker.positions()
+                except BrokerError as error:
+                    log.warning("risk monitor: positions unavailable: %s", error)
+                    return []
             confirmed = self._validate(positions)
             await self._exercise(positions)
             self.runs += 1
@@ -95,7 +97,7 @@ class RiskMonitor:
 
     # ---- the passes -------------------------------------------------------------------------
 
-    def _validate(self, positions: list[Any]) -> list[Mismatch]:
+    def _validate(self, positions: list[Position]) -> list[Mismatch]:
         loop = asyncio.get_running_loop()
         found = validate_positions(self._coordinator.groups.values(), positions, self._store.get)
         now = loop.time()
@@ -112,7 +114,7 @@ class RiskMonitor:
         self.mismatches = confirmed
         return confirmed
 
-    async def _exercise(self, positions: list[Any]) -> None:
+    async def _exercise(self, positions: list[Position]) -> None:
         holdings = []
         for position in positions:
             if position.quantity == 0:

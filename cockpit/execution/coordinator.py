@@ -42,6 +42,7 @@ from cockpit.broker.base import (
     BrokerError,
     BrokerNetworkError,
     OrderChange,
+    Position,
     Priority,
 )
 from cockpit.bus import EventBus
@@ -187,6 +188,8 @@ class Coordinator:
         self._quoted_at: dict[int, datetime] = {}
         # Broker positions no group explains (an external order, a discovery at reconciliation).
         self.external: dict[int, tuple[Instrument, int]] = {}
+        # The broker's positions as the last reconciliation read them (others reuse the read).
+        self.broker_positions: list[Position] = []
         # Legs appended to sell filled protection back (never risk of their own).
         self._unwind_legs: dict[str, set[int]] = defaultdict(set)
         self._restored: dict[str, RestoredGroup] = {}
@@ -626,6 +629,7 @@ class Coordinator:
         external — shown, alerted, and counted in exposure so a naked short from anywhere is
         hedged like one of ours. Broker wins: its quantity is the truth."""
         positions = await self._broker.positions()
+        self.broker_positions = positions
         explained: dict[int, int] = defaultdict(int)
         for group in self.groups.values():
             for leg in group.legs:

@@ -28,7 +28,7 @@ from cockpit.domain.instruments import Exchange, InstrumentStore
 from cockpit.domain.market_data import Quote
 from cockpit.domain.money import Paise
 from cockpit.domain.orders import OrderRequest, OrderType
-from cockpit.marketdata.chain import years_to_expiry
+from cockpit.marketdata.chain import mid_or_last, years_to_expiry
 from cockpit.marketdata.feed import instrument_key, resolve_selection
 from cockpit.risk.checks import (
     CheckCode,
@@ -142,7 +142,9 @@ class PreTradeGate:
         legs = group.legs
         years = np.array([max(years_to_expiry(leg.spec.expiry, now), 1e-6) for leg in legs])
         strikes = np.array([float(leg.spec.strike) * 100 for leg in legs])
-        mids = np.array([_mid(quotes.get(leg.spec.instrument_token)) for leg in legs])
+        mids = np.array(
+            [mid_or_last(quotes.get(leg.spec.instrument_token)) or np.nan for leg in legs]
+        )
         is_call = np.array([leg.spec.right == "CE" for leg in legs])
         forwards = np.array(
             [
@@ -184,7 +186,7 @@ class PreTradeGate:
                 float(leg.spec.strike),
                 leg.spec.right,
                 leg.spec.signed_quantity,
-                max(_mid(quotes.get(leg.spec.instrument_token)), 0.0) / 100,
+                (mid_or_last(quotes.get(leg.spec.instrument_token)) or 0.0) / 100,
             )
             for leg in group.legs
         ]
@@ -196,16 +198,6 @@ class PreTradeGate:
         prices = np.array([0.0, *strikes, max(strikes) * 2])
         worst = float(np.min(expiry_payoff(legs, prices)))
         return Paise(max(0, round(-worst * 100)))
-
-
-def _mid(quote: Quote | None) -> float:
-    if quote is None:
-        return float("nan")
-    bid = quote.bids[0].price if quote.bids else None
-    ask = quote.asks[0].price if quote.asks else None
-    if bid and ask:
-        return (bid + ask) / 2
-    return float(quote.last_price) if quote.last_price else float("nan")
 
 
 def margin_requests_for(legs: Iterable[Any]) -> list[OrderRequest]:

@@ -28,6 +28,7 @@ from cockpit.broker.base import Broker
 from cockpit.bus import EventBus
 from cockpit.clock import Clock
 from cockpit.domain.events import AlertSeverity
+from cockpit.domain.groups import TERMINAL_STATES, GroupState
 from cockpit.domain.instruments import InstrumentStore
 from cockpit.execution.coordinator import Coordinator
 from cockpit.execution.events import RecoveryFinished, RecoveryProgressed
@@ -36,6 +37,8 @@ from cockpit.store.journal import Entry, Journal
 from cockpit.store.recovery import RecoveryReport, reconcile_journal
 
 log = logging.getLogger(__name__)
+
+TERMINAL = frozenset(str(state) for state in TERMINAL_STATES)
 
 STEPS = (
     "reconciling the journal with the broker",
@@ -141,9 +144,10 @@ async def recover(
 def _still_relevant(row: Mapping[str, Any], today: date) -> bool:
     """A group matters after a restart while any of its contracts trades: unfinished, or
     holding a position the broker may still show."""
-    if row.get("state") not in ("complete", "flat", "rejected"):
+    state = row.get("state")
+    if state not in TERMINAL:
         return True
-    if row.get("state") == "rejected":
+    if state == GroupState.REJECTED:
         return False
     for leg in row.get("legs") or ():
         try:

@@ -92,7 +92,8 @@ def years_to_expiry(expiry: date, now: datetime) -> float:
     return max((close - now).total_seconds(), 0.0) / (DAYS_PER_YEAR * 86_400)
 
 
-def _mid_or_last(quote: Quote | None) -> float | None:
+def mid_or_last(quote: Quote | None) -> float | None:
+    """The mid of the touch in (fractional) paise, else the last price, else None."""
     if quote is None:
         return None
     if quote.bids and quote.asks:
@@ -144,7 +145,7 @@ def value_chain(
 ) -> ChainView:
     """Value every option of ``chain`` from ``quotes`` at ``now`` (see the module docstring)."""
     years = years_to_expiry(chain.expiry, now)
-    forward: float | None = _mid_or_last(future)
+    forward: float | None = mid_or_last(future)
     source = "future"
     if forward is None:
         near = float(spot) if spot is not None else None
@@ -193,7 +194,7 @@ def _add_analytics(
     rate: float,
 ) -> None:
     prices = np.array(
-        [_mid_or_last(quotes.get(inst.instrument_token)) or np.nan for _, _, inst in sides]
+        [mid_or_last(quotes.get(inst.instrument_token)) or np.nan for _, _, inst in sides]
     )
     strikes = np.array([float(chain.rows[i].strike) * 100 for i, _, _ in sides])
     is_call = np.array([c for _, c, _ in sides])

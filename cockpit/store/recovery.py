@@ -20,13 +20,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cockpit.broker.base import Broker, Position
+from cockpit.domain.groups import TERMINAL_STATES
 from cockpit.domain.instruments import InstrumentStore
 from cockpit.domain.orders import Order
 from cockpit.store.journal import Entry, Journal
 
 log = logging.getLogger(__name__)
 
-_TERMINAL_GROUPS = {"complete", "flat", "rejected"}
+_TERMINAL_GROUPS = frozenset(str(state) for state in TERMINAL_STATES)
 
 
 @dataclass(slots=True)

@@ -63,6 +63,7 @@ from cockpit.clock import IST
 from cockpit.domain.events import AlertRaised, AlertSeverity
 from cockpit.risk.alerts import SEVERITY_RANK, Alert, AlertCentre
 from cockpit.ui.naming import named as _named
+from cockpit.ui.table_header import column_header
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,10 @@ _Index = QModelIndex | QPersistentModelIndex
 
 COLUMNS = ("Severity", "Time", "Source", "Message", "Group", "Count", "Acknowledged")
 SEVERITY, TIME, SOURCE, MESSAGE, GROUP, COUNT, ACKNOWLEDGED = range(len(COLUMNS))
+HEADER_TIPS = {
+    TIME: "When the condition was last seen (IST)",
+    COUNT: "How many times the condition was found while unacknowledged",
+}
 
 SEVERITY_ROLE = Qt.ItemDataRole.UserRole + 1
 """A row's severity value (``"critical"``), for tests and delegates."""
@@ -217,16 +222,7 @@ class AlertsModel(QAbstractTableModel):
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
     ) -> Any:
-        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(COLUMNS):
-            return None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
-        if role == Qt.ItemDataRole.ToolTipRole:
-            if section == TIME:
-                return "When the condition was last seen (IST)"
-            if section == COUNT:
-                return "How many times the condition was found while unacknowledged"
-        return None
+        return column_header(COLUMNS, section, orientation, role, HEADER_TIPS)
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._rows):

@@ -62,6 +62,7 @@ from cockpit.strategies.spreads import SpreadError, SpreadPlan, SpreadRequest, S
 from cockpit.ui.order_preview import STRUCTURE_TITLES, OrderPreview, price_text
 from cockpit.ui.override_dialog import OverrideDialog
 from cockpit.ui.payoff_plot import PayoffPlot
+from cockpit.ui.table_header import column_header
 
 if TYPE_CHECKING:
     from cockpit.domain.groups import OrderGroup
@@ -159,9 +160,7 @@ class LegsTableModel(QAbstractTableModel):
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
     ) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return LEG_COLUMNS[section]
-        return None
+        return column_header(LEG_COLUMNS, section, orientation, role)
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():

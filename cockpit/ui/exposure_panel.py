@@ -44,6 +44,7 @@ from cockpit.domain.money import Paise, format_inr
 from cockpit.execution.events import ExposureChanged
 from cockpit.execution.exposure import ExposureKey, ExposureWindow, Uncovered
 from cockpit.ui.naming import named as _named
+from cockpit.ui.table_header import column_header
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,10 @@ COLUMNS = (
     "Unhedged for",
 )
 UNDERLYING, EXPIRY, RIGHT, UNCOVERED, SHORT, LONG, PREMIUM, WORST, UNHEDGED = range(len(COLUMNS))
+HEADER_TIPS = {
+    PREMIUM: "Premium received for the uncovered part of the shorts",
+    WORST: "The key's largest loss at expiry; unbounded when calls are net short",
+}
 _NUMERIC = frozenset({UNCOVERED, SHORT, LONG, PREMIUM, WORST, UNHEDGED})
 
 TONE_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -167,16 +172,7 @@ class ExposureTableModel(QAbstractTableModel):
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
     ) -> Any:
-        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(COLUMNS):
-            return None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
-        if role == Qt.ItemDataRole.ToolTipRole:
-            if section == PREMIUM:
-                return "Premium received for the uncovered part of the shorts"
-            if section == WORST:
-                return "The key's largest loss at expiry; unbounded when calls are net short"
-        return None
+        return column_header(COLUMNS, section, orientation, role, HEADER_TIPS)
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():

@@ -55,6 +55,7 @@ from cockpit.domain.money import Paise, format_inr
 from cockpit.execution.events import GroupChanged
 from cockpit.ui.naming import named as _named
 from cockpit.ui.override_dialog import OverrideAction, OverrideDialog, OverrideRequest
+from cockpit.ui.table_header import column_header
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ PriceLookup = Callable[[int], Paise | None]
 
 COLUMNS = ("Name", "State", "Filled/Qty", "Avg ₹", "P&L ₹", "Updated")
 NAME, STATE, FILLED, AVERAGE, PNL, UPDATED = range(len(COLUMNS))
+HEADER_TIPS = {PNL: "Filled quantity marked to the latest traded price; blank when unknown"}
 _NUMERIC = frozenset({FILLED, AVERAGE, PNL})
 
 TONE_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -341,13 +343,7 @@ class GroupTreeModel(QAbstractItemModel):
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
     ) -> Any:
-        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(COLUMNS):
-            return None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
-        if role == Qt.ItemDataRole.ToolTipRole and section == PNL:
-            return "Filled quantity marked to the latest traded price; blank when unknown"
-        return None
+        return column_header(COLUMNS, section, orientation, role, HEADER_TIPS)
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():

@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from cockpit.clock import IST
+from cockpit.ui.table_header import column_header
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -78,9 +79,7 @@ class LogTableModel(QAbstractTableModel):
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
     ) -> Any:
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return self.COLUMNS[section]
-        return None
+        return column_header(self.COLUMNS, section, orientation, role)
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._rows):
